@@ -88,7 +88,8 @@ def _before_refit(evaluation: dict, run: str, refit: bool) -> bool:
 
 def _trained_on(evaluation: dict) -> str:
     """What an `evaluate` report's headline row adds: `trained_on` (optimistic figures read
-    like a test window's) and `days_without_rows` (the window named is not the data)."""
+    like a test window's), `days_without_rows` (the window named is not the data) and
+    `unlabelled_rows` (the figures are the labelled rows')."""
     seen, out = evaluation.get("trained_on"), ""
     if isinstance(seen, dict) and seen.get("first") and seen.get("last"):
         out += (
@@ -100,6 +101,8 @@ def _trained_on(evaluation: dict) -> str:
     empty = evaluation.get("days_without_rows")
     if isinstance(empty, int) and not isinstance(empty, bool) and empty > 0:
         out += f" ({fmt_int(empty)} of its days without rows)"
+    if _unlabelled(evaluation):  # the figures are the labelled rows' (the note says more)
+        out += f" (labelled rows only: {fmt_int(_unlabelled(evaluation))} unlabelled left out)"
     return out
 
 
@@ -122,7 +125,34 @@ def _metrics(data: RunData) -> Section | None:
         for name, m in rows
     ]  # fmt: skip
     headers = ["window", "transactions", "frauds", "ROC AUC", "average precision"]
-    return Section("Headline figures", table(headers, cells, numeric=(1, 2, 3, 4)))
+    body = table(headers, cells, numeric=(1, 2, 3, 4))
+    return Section("Headline figures", body, _unlabelled_note(data.evaluations))
+
+
+def _unlabelled(evaluation: dict) -> int:
+    """An `evaluate` report's rows without a label yet (`unlabelled_rows`, session 54),
+    left out of its figures; 0 without any or in a report written before the count."""
+    n = evaluation.get("unlabelled_rows")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 0
+
+
+def _unlabelled_note(evaluations: list[dict]) -> str:
+    """The headline note naming each evaluation whose window held unlabelled rows: its
+    figures, its transactions and frauds too, are those of the labelled rows only ("" when
+    none had any)."""
+    said = [f"{e.get('_file', 'evaluation')} ({fmt_int(_unlabelled(e))} rows)"
+            for e in evaluations if _unlabelled(e)]  # fmt: skip
+    if not said:
+        return ""
+    them = "it" if len(said) == 1 else "each"
+    return (
+        f"Rows without a label yet (label null) are in no figure of {'; '.join(said)}: "
+        f"every figure of {them} (transactions, frauds, ROC AUC, average precision, alert "
+        "budgets, card precision@k, recall per pattern) rests on the labelled rows only. "
+        "Labels do not arrive at random (chargebacks come before normals settle), so these "
+        "may differ from the window's own: evaluate a window whose labels are all known for "
+        "figures comparable with training's."
+    )
 
 
 def _score_columns(scores: pd.DataFrame) -> list[tuple[str, str, dict]]:

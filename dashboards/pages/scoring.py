@@ -1,5 +1,5 @@
 """Scoring-monitoring page (from the C3 scoring summaries of this run's model): alerts
-and mean score per day, per-feature PSI drift of each scored date vs the training window
+and mean score per day, the rows scored null per day (where there are any), per-feature PSI drift of each scored date vs the training window
 (most drifted first, with the threshold), score drift, and today's score distribution vs
 the training window."""
 
@@ -61,6 +61,7 @@ def _sections(data: RunData, psi_threshold: float) -> list[Section]:
     out = [_jobs(data.scoring)]
     if dates:
         out.append(_daily(dates, latest.get("threshold"), data.scoring))
+        out += [s for s in (_null_scores(dates),) if s]
     reference = latest.get("reference") or (data.model_meta.get("scoring") or {}).get("reference")
     names = latest.get("feature_names") or data.training.get("feature_names") or []
     if reference and dates:
@@ -164,6 +165,36 @@ def _late(unscored) -> str:
         f" Rows that arrived after their date was scored have no score (score those dates "
         f"again): {_named(days)}."
     )
+
+
+def _count(x) -> int:
+    """A count from a summary: a whole number, else 0 (a damaged or missing value)."""
+    return x if isinstance(x, int) and not isinstance(x, bool) and x > 0 else 0
+
+
+def _null_scores(dates: list[dict[str, Any]]) -> Section | None:
+    """The scored dates with rows scored null (`null_scores`, C3 from session 54: NaN or
+    infinite features under scoring.nonfinite: null), which raise no alert; None when no
+    date has any (or the summaries predate the count): no section."""
+    null = [d for d in dates if _count(d.get("null_scores"))]
+    if not null:
+        return None
+    rows = [
+        [str(d["date"]), fmt_int(d.get("rows")), fmt_int(d["null_scores"]),
+         fmt_pct(d["null_scores"] / d["rows"] if _count(d.get("rows")) else None, 2)]
+        for d in null
+    ]  # fmt: skip
+    headers = ["scored date", "rows", "rows without a score", "share of the rows"]
+    total = sum(d["null_scores"] for d in null)
+    note = (
+        f"{fmt_int(total)} row(s) on {fmt_int(len(null))} scored date(s) have NaN or infinite "
+        "features and a null score (scoring.nonfinite: null): they can raise no alert and are "
+        "in no mean score or score distribution, while the rows and the alert rate above "
+        "count them. `invalid_features` marks them in the scores; the summary's per-feature "
+        "`nonfinite` counts name the features. Fix the feature table or its input, then score "
+        "those dates again."
+    )
+    return Section("Rows without a score", table(headers, rows, numeric=(1, 2, 3)), note)
 
 
 def _named(days: list[str]) -> str:

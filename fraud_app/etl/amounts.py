@@ -13,9 +13,6 @@ data40). This module owns:
 - the currency column (`currency_source`): the one etl.columns.currency maps when
   etl.currency is set, else an unmapped column named currency, ccy, cur or currency_code,
   staged as `CURRENCY` (the code folded: trimmed, upper case, 36 as 036);
-- `reading` (the ETL report's `amount_reading`: the unit and currency settings a run read
-  with) and `check_reading`: an append read otherwise than the table's previous run
-  (a unit or rates changed between deliveries mix units in one table: a WARNING);
 - `summarise`: the staged rows that passed the rules summarised when there is something
   to ask (a currency column: one rollup; a first load whose unit the config does not
   state: the aggregates of `summary_columns`, computed as the stage is written by
@@ -25,8 +22,9 @@ data40). This module owns:
   look like minor units (`looks_minor`); `check_decimals`: a WARNING for one
   etl.amount_minor_units over currencies of other ISO 4217 decimals.
 
-Does not own the settings (fraud_app.etl.amount_config, fraud_app.etl.config) or parsing
-the number (fraud_app.etl.parsing).
+Does not own the settings (fraud_app.etl.amount_config, fraud_app.etl.config), parsing
+the number (fraud_app.etl.parsing), or the report's `amount_reading` and its check on an
+append (fraud_app.etl.report_readings, session 55).
 """
 
 from __future__ import annotations
@@ -140,14 +138,6 @@ def unit_said(cfg: EtlSection) -> str:
     return "; ".join(said)
 
 
-def reading(cfg: EtlSection) -> dict:
-    """The settings the amounts were read with, as the ETL report records them."""
-    currency = cfg.currency.model_dump() if cfg.currency is not None else None
-    if currency is not None and not currency["minor_units"]:
-        del currency["minor_units"]  # as a report before session 42 recorded it
-    return {"minor_units": cfg.amount_minor_units, "currency": currency}
-
-
 def check_decimals(cfg: EtlSection) -> None:
     """A WARNING when one number of decimals (etl.amount_minor_units 1-4) reads currencies
     whose ISO 4217 decimals differ: an export in minor units writes JPY 1000 for 1000 yen,
@@ -166,43 +156,6 @@ def check_decimals(cfg: EtlSection) -> None:
             "decimals; if the export really writes them with %s, say so under "
             "etl.currency.minor_units with %s",
             k, k, shown, 1000 / 10**k, ISO4217, k, ISO4217,
-        )  # fmt: skip
-
-
-def _divisors(reading: dict) -> tuple[object, object]:
-    """A reading as the decimals each accepted currency is divided by, and the rest of
-    etl.currency: 2 and iso4217 over EUR and USD read alike (an append switching between
-    them was named as mixing units); null and 0 both read the amounts as written."""
-    units, currency = reading.get("minor_units") or 0, reading.get("currency")
-    if not isinstance(currency, dict):
-        return units, currency
-    rest = {k: v for k, v in currency.items() if k != "minor_units"}
-    known = {**MINOR_UNITS, **(currency.get("minor_units") or {})}
-    accepted = [rest.get("base"), *(rest.get("rates") or {})]
-    return {c: known.get(c) if units == ISO4217 else units for c in accepted}, rest
-
-
-def _same_reading(before: dict, now: dict) -> bool:
-    return _divisors(before) == _divisors(now)
-
-
-def check_reading(last_report: object, cfg: EtlSection, table: str) -> None:
-    """An append (`last_report`: the table's report before it, a dict; a report of a
-    release before session 41 has no `amount_reading`: it read the amounts as written)
-    whose amount settings differ from that run's: one WARNING naming both."""
-    if not isinstance(last_report, dict):
-        return
-    before = last_report.get("amount_reading") or {"minor_units": None, "currency": None}
-    now = reading(cfg)
-    if isinstance(before, dict) and not _same_reading(before, now):
-        logger.warning(
-            "ETL: this append reads amounts with etl.amount_minor_units %s and etl.currency "
-            "%s, but the run before it on %s read them with %s and %s: the table now holds "
-            "amounts of both readings, which its features add up as one unit. If the "
-            "settings were corrected, rebuild the table with them (etl.mode: replace over "
-            "every delivery); else put the earlier settings back",
-            now["minor_units"], now["currency"], table, before.get("minor_units"),
-            before.get("currency"),
         )  # fmt: skip
 
 

@@ -490,7 +490,7 @@ class EtlSection(Section):
         """How `timestamp` and `label_time` were read, as the ETL report's `time_reading`
         records it: each column's format, etl.timestamp_origin and etl.time_zone (an append
         whose offsets count from another origin, or whose wall-clock times are read in
-        another zone, is named: fraud_app.etl.pipeline.check_time_reading)."""
+        another zone, is named: fraud_app.etl.report_readings.check_time_reading)."""
         origin = self.timestamp_origin
         return {
             "timestamp": self.timestamp_format,

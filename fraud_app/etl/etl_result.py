@@ -113,7 +113,7 @@ class EtlResult:
     label_time_reading: str = ""
     # how timestamp and label_time were read: each one's format and etl.timestamp_origin
     # (EtlSection.time_reading); an append reading offsets after another origin, or in
-    # another unit, is named in a WARNING (pipeline.check_time_reading; review52a)
+    # another unit, is named in a WARNING (report_readings.check_time_reading; review52a)
     time_reading: dict = field(default_factory=dict)
     # how the code columns were spelt (schema.CODE_READING); a report without it is of a
     # release that kept codes as delivered: an append onto such a table holding codes now

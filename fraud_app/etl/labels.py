@@ -60,7 +60,7 @@ from pyspark.sql import functions as F
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError, SchemaError
-from fraud_app.etl import label_clock, quarantine_counts
+from fraud_app.etl import label_clock, quarantine_counts, report_readings
 from fraud_app.etl import labels_classify as lc
 from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.commit_source import input_identity
@@ -73,11 +73,7 @@ from fraud_app.etl.fs import (
 )
 from fraud_app.etl.labels_apply import REPORT, apply_feed
 from fraud_app.etl.lock import RootLock
-from fraud_app.etl.pipeline import (
-    RAW_PREFIX,
-    check_label_time_reading,
-    check_time_reading,
-)
+from fraud_app.etl.pipeline import RAW_PREFIX
 from fraud_app.etl.publish import REPORT_NAME, published_schema_errors
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.readers import refuse_while_read
@@ -257,9 +253,9 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
     last = None if delay_only else _etl_report(fs, table)  # delay_only: moved is 0
     if not delay_only and last is not None:
         # a feed's date-only label_time is read as its day's end; the table's last ETL run
-        # may have read such dates as their midnight (before review51c): say so (session 51)
-        check_label_time_reading(last, table, moved)
-        check_time_reading(last, cfg, table, ("label_time",))  # review52a
+        # may have read such dates as their midnight (before review51c), or its times
+        # otherwise (review52a): say so (session 51)
+        report_readings.check_readings(last, cfg, table, moved, feed=True)
     if delay_only:
         logger.info("label feed without label_time: filled labels keep label_time null "
                     "(known at timestamp + features.label_delay_days); a correction is "

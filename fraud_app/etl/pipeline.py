@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fraud_app import jsonout, schema
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
 from fraud_app.etl import (
@@ -48,13 +48,13 @@ from fraud_app.etl import (
     label_clock,
     label_words,
     local_times,
-    parsing,
+    report_readings,
 )
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.columns import shown_names, unread_columns
 from fraud_app.etl.commit_source import input_identity
-from fraud_app.etl.config import EPOCH_FORMATS, OFFSET_FORMATS, EtlSection
+from fraud_app.etl.config import EtlSection
 from fraud_app.etl.etl_result import EtlResult, log_result
 from fraud_app.etl.fs import HadoopFs, check_apart, check_working_directory, clean_stale_staging
 from fraud_app.etl.id_checks import placeholders_of, warn_placeholders
@@ -255,7 +255,8 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         placeholder_ids=placeholders_of(staged.metrics, stage) if cfg.missing_ids else {},
         mixed_label_words=label_words.mixed_of(staged.metrics, cfg), **counts,
         unread_columns=run.unread,
-        **_amount_fields(stage, run, counts["previous_rows"], staged.metrics, report, moved),
+        **_amount_fields(stage, run, counts["previous_rows"], staged.metrics),
+        **_reading_fields(run, counts["previous_rows"], report, moved),
         **_append_fields(run.publish),
     )  # fmt: skip
     _check_accounting(result)
@@ -273,7 +274,7 @@ def _label_days(moved: int, run: _Run, last: dict) -> int:
 
 def _last_report(fs: HadoopFs, run: _Run) -> dict | None:
     """On an append, the table's last ETL report (before this run's replaces it), read once
-    for the clocks' WARNINGs and the readings' checks (_amount_fields); None on a replace,
+    for the clocks' WARNINGs and the readings' checks (_reading_fields); None on a replace,
     without one, unreadable (repeated_job says so) or not a JSON object."""
     report = f"{run.finals[0].rstrip('/')}/{REPORT_NAME}"
     if run.config.etl.mode != "append" or not fs.exists(report):
@@ -285,112 +286,25 @@ def _last_report(fs: HadoopFs, run: _Run) -> dict | None:
     return last if isinstance(last, dict) else None
 
 
-def _amount_fields(
-    stage: DataFrame, run: _Run, previous_rows: int, metrics: dict, last: dict | None, moved: int
-) -> dict:
+def _amount_fields(stage: DataFrame, run: _Run, previous_rows: int, metrics: dict) -> dict:
     """The currency column's rows per currency and the minor-unit look of a first load
-    (nothing published before: a replace run, or an append to an empty table); an append
-    to a table whose previous run (its report `last`, _last_report) read the amounts, the
-    label_time (`moved`: midnights read as day ends) or the times otherwise is named
-    (before the commit replaces that run's report)."""
+    (nothing published before: a replace run, or an append to an empty table)."""
     cfg = run.config.etl
     source = amounts.currency_source(run.columns, cfg, run.src)
     found = amounts.summarise(stage, cfg, source, first_load=previous_rows == 0, metrics=metrics)
-    if previous_rows and last is not None:  # an append onto a table with a report
-        amounts.check_reading(last, cfg, run.finals[0])
-        check_label_time_reading(last, run.finals[0], moved)
-        check_time_reading(last, cfg, run.finals[0])
     return {"currency_column": found.column, "currencies": found.currencies,
-            "amounts_look_minor": found.looks_minor, "amount_reading": amounts.reading(cfg),
-            "label_time_reading": parsing.LABEL_TIME_READING,
-            "time_reading": cfg.time_reading(), "code_reading": schema.CODE_READING}  # fmt: skip
+            "amounts_look_minor": found.looks_minor}  # fmt: skip
 
 
-def check_label_time_reading(last_report: object, table: str, moved: int = 0) -> None:
-    """An append (or a labels feed, fraud_app.etl.labels) onto a table whose last ETL run
-    read a label_time otherwise: one WARNING, the table then holds both readings. A report
-    of a release before review51c has no `label_time_reading`: it read a date alone as its
-    midnight; one of review51c (`date_only_end_of_day`) read a clock of days written as
-    midnights as those midnights, which matters only to a delivery whose `moved` (its
-    midnights read as their day's end, label_clock.read_day_clock) is not 0."""
-    if not isinstance(last_report, dict):
-        return
-    before = last_report.get("label_time_reading") or "date_only_midnight"
-    if before == parsing.LABEL_TIME_READING or (before == parsing.DATE_ONLY_READING and not moved):
-        return
-    if before == parsing.DATE_ONLY_READING:
-        said = ("reads this delivery's label_time, a clock of days written as midnights "
-                f"({moved} value(s)), as the END of each day ({parsing.LABEL_TIME_READING}), "
-                f"but the run before it on {table} read such midnights as written "
-                f"({before}), up to a day before the label was known")  # fmt: skip
-    else:
-        said = ("reads a label_time written as a date alone (2024-01-05) as the end of that "
-                f"day ({parsing.LABEL_TIME_READING}), but the run before it on {table} read "
-                f"such dates as their midnight ({before}), up to a day before the label was "
-                "known")  # fmt: skip
-    logger.warning(
-        "ETL: this append %s: the table now holds both readings, and a re-delivered row of "
-        "such a label_time is another version of it. Rebuild the table (etl.mode: replace "
-        "over every delivery, then the labels feeds again) so that every label_time is read "
-        "one way",
-        said,
-    )
-
-
-def check_time_reading(
-    last_report: object,
-    cfg: EtlSection,
-    table: str,
-    columns: tuple[str, ...] = ("timestamp", "label_time"),
-) -> None:
-    """An append (or a labels feed: `columns` label_time) reading a time column as offsets
-    after another etl.timestamp_origin, or in another unit, than the table's last ETL run
-    did: one WARNING naming both (review52a: the same offset became another instant
-    without a word, the new rows shifted against the published ones). A report before
-    session 52 has no `time_reading`: it read no offsets."""
-    before = last_report.get("time_reading") if isinstance(last_report, dict) else None
-    if not isinstance(before, dict):
-        return
-    now = cfg.time_reading()
-    said = [
-        f"{c} as {now[c]} after {now['timestamp_origin']} (the run before: {before.get(c)} "
-        f"after {before.get('timestamp_origin')})"
-        for c in columns
-        if now[c] in OFFSET_FORMATS and before.get(c) in OFFSET_FORMATS
-        and (now[c], now["timestamp_origin"]) != (before.get(c), before.get("timestamp_origin"))
-    ]  # fmt: skip
-    _check_time_zone(before, now, table, columns)
-    if said:
-        logger.warning(
-            "ETL: this run on %s reads %s: an offset of this delivery is another instant than "
-            "the same offset of the published rows. If each delivery counts from its own "
-            "start, that is right; if etl.timestamp_origin or the format was corrected, rebuild "
-            "the table with it (etl.mode: replace over every delivery, then the labels feeds "
-            "again); else put the earlier setting back",
-            table, "; ".join(said),
-        )  # fmt: skip
-
-
-def _check_time_zone(before: dict, now: dict, table: str, columns: tuple[str, ...]) -> None:
-    """A time column read as wall-clock times (neither an epoch nor an offset) in another
-    etl.time_zone than the table's last ETL run: one WARNING (review52a's Left: the same
-    local time of this delivery became another instant than the published rows' without
-    a word). A report before this check has no `time_zone` key: nothing is compared."""
-    if "time_zone" not in before or before["time_zone"] == now["time_zone"]:
-        return
-    instants = (*EPOCH_FORMATS, *OFFSET_FORMATS)
-    read = [c for c in columns if now[c] not in instants and before.get(c) not in instants]
-    if read:
-        logger.warning(
-            "ETL: this run on %s reads the wall-clock times of %s (written without an offset "
-            "or zone) in etl.time_zone %s; the table's last run read them in %s: the same "
-            "local time is another instant. If this delivery's times are local to %s, that "
-            "is right; if etl.time_zone was corrected, rebuild the table with it (etl.mode: "
-            "replace over every delivery, then the labels feeds again); else put the earlier "
-            "setting back",
-            table, " and ".join(read), now["time_zone"] or "UTC (not set)",
-            before["time_zone"] or "UTC (not set)", now["time_zone"] or "UTC",
-        )  # fmt: skip
+def _reading_fields(run: _Run, previous_rows: int, last: dict | None, moved: int) -> dict:
+    """The readings the report records (report_readings.recorded); an append to a table
+    whose previous run (its report `last`, _last_report) read the amounts, the label_time
+    (`moved`: midnights read as day ends) or the times otherwise is named (before the
+    commit replaces that run's report)."""
+    cfg = run.config.etl
+    if previous_rows and last is not None:  # an append onto a table with a report
+        report_readings.check_readings(last, cfg, run.finals[0], moved)
+    return report_readings.recorded(cfg)
 
 
 def _append_fields(publish: AppendPublish | ReplacePublish) -> dict:

@@ -11,7 +11,7 @@ import pytest
 
 from fraud_app.config import load_config
 from fraud_app.errors import ConfigError
-from fraud_app.etl import amounts
+from fraud_app.etl import report_readings
 from tests.fraud_app.etl.test_amount_units import _csv, _warnings
 from tests.fraud_app.etl.test_hostile_inputs import _quarantine, _rows, _run, assert_accounted
 
@@ -157,7 +157,7 @@ def test_the_reading_of_a_config_without_minor_units_is_as_before() -> None:
     cfg = load_config(None, {"etl": {"amount_minor_units": 2,
                                      "currency": {"base": "EUR", "rates": {"USD": 0.5}}}}).etl  # fmt: skip
     before = {"minor_units": 2, "currency": {"base": "EUR", "rates": {"USD": 0.5}}}
-    assert amounts.reading(cfg) == before
+    assert report_readings.amount_reading(cfg) == before
 
 
 def test_an_unquoted_numeric_code_in_a_yaml_file_is_refused(tmp_path) -> None:
@@ -195,5 +195,5 @@ def test_an_append_switching_to_iso4217_is_named_only_where_a_currency_reads_oth
     cfg = load_config(None, {"etl": {"amount_minor_units": "iso4217",
                                      "currency": {"base": "EUR", "rates": rates}}}).etl  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
-        amounts.check_reading(last, cfg, "canonical")
+        report_readings.check_amount_reading(last, cfg, "canonical")
     assert bool(_warnings(caplog)) is warned

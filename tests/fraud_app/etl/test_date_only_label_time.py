@@ -13,7 +13,7 @@ import logging
 import pytest
 
 from fraud_app.etl import parsing
-from fraud_app.etl.pipeline import check_label_time_reading
+from fraud_app.etl.report_readings import check_label_time_reading
 from tests.fraud_app.etl.test_hostile_inputs import _rows, _run, assert_accounted
 
 HEADER = "transaction_id,card_id,timestamp,amount,label,label_time"

@@ -14,7 +14,8 @@ import pytest
 from fraud_app.config import load_config
 from fraud_app.errors import ConfigError
 from fraud_app.etl.labels import run_labels
-from fraud_app.etl.pipeline import check_time_reading, run_etl
+from fraud_app.etl.pipeline import run_etl
+from fraud_app.etl.report_readings import check_time_reading
 from tests.fraud_app.etl.test_hostile_inputs import _rows, assert_accounted
 
 ORIGIN = "2017-12-01T00:00:00"
