@@ -73,16 +73,17 @@ CODE_WIDTHS: dict[str, int] = {"mcc": 4, "country": 3, "card_country": 3}
 # and since session 54 (probe54a) the country columns in one ISO 3166-1 form, alpha-2
 # (fraud_app.etl.country_codes): 'US', 'USA', 'us' and '840' are one country, 'US'. A table
 # whose last report records an earlier reading and holds a code this one spells otherwise
-# is refused an append the same way
-CODE_READING = "integer_text_padded_country_alpha2"
+# is refused an append the same way; since session 55 'UK' (reserved for the United Kingdom,
+# written so by many exports) is 'GB' too, where it was a country of its own
+CODE_READING = "integer_text_padded_country_alpha2_uk_gb"
 COUNTRY_COLUMNS: tuple[str, ...] = ("country", "card_country")
 
 
 def code_spelling(column: str, value: str) -> str:
     """`value` as a code of `column` is published: an all-digit value of a code column
     shorter than its standard's width padded with zeros ('742' -> '0742'), an ISO 3166-1
-    code of a country column in any form as its alpha-2 code ('usa', '840', '36' -> 'US',
-    'US', 'AU'); else as is."""
+    code of a country column in any form as its alpha-2 code ('usa', '840', '36', 'uk' ->
+    'US', 'US', 'AU', 'GB'); else as is."""
     width = CODE_WIDTHS.get(column)
     if width and value.isascii() and value.isdigit() and len(value) < width:
         value = value.zfill(width)

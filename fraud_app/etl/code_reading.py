@@ -11,7 +11,8 @@ only when most added rows held the new spelling).
 
 Since session 54 (probe54a) the country columns are published in one ISO 3166-1 form,
 alpha-2 (fraud_app.etl.country_codes: `USA`, `840`, `us` are `US`); a table of session 53
-holding `840` or `USA` is refused an append the same way.
+holding `840` or `USA` is refused an append the same way; and since session 55 `UK` is
+`GB` (fraud_app.etl.iso3166.ALIASES): a table of session 54 holding `UK` is refused too.
 
 So every ETL report records `code_reading` (schema.CODE_READING). An append onto a table
 whose last report has none, or an earlier one, reads the published code columns once, and when they hold a
@@ -81,8 +82,8 @@ def check_append(spark: SparkSession, fs: HadoopFs, table: str) -> None:
         f"etl.mode: append onto {table}: the table was published by a release that spelt "
         f"code columns otherwise ({before!r}; now {schema.CODE_READING!r}), and it holds "
         f"codes this release publishes otherwise ({said}; e.g. '742' is now '0742', "
-        "'5812.0' is '5812', a country 'USA', 'us' or '840' is 'US', a non-integer such as "
-        "'5812.5' is quarantined as inexact_code). Appending would put both spellings of "
+        "'5812.0' is '5812', a country 'USA', 'us' or '840' is 'US' and 'UK' is 'GB', a "
+        "non-integer such as '5812.5' is quarantined as inexact_code). Appending would put both spellings of "
         "one code in the table, two categories to the encodings (and every row of a "
         "country 'US' beside a card_country '840' cross-border). Nothing was written. "
         "Rebuild the table with this release: run `fraud-app etl` with etl.mode: replace "

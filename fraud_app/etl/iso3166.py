@@ -9,7 +9,10 @@ alpha-2 (the form of the generator's data). The table is Debian's iso-codes 4.15
 ISO 3166-1, from the ISO 3166 Maintenance Agency's lists). Not in it, and so kept as
 delivered: user-assigned codes (XK for Kosovo, used by the EU and some card schemes; AA,
 QM..QZ, XA..XZ, ZZ), withdrawn ones (AN, YU, CS, SU) and the exceptionally reserved ones
-(UK, EU, EZ, UN).
+(EU, EZ, UN, ...) but one: UK, reserved at the United Kingdom's request for it (its
+internet domain is .uk), is GB (`ALIASES`): many exports write the United Kingdom UK, and
+kept apart it was a country of its own beside a card country 826 or GBR, every such row
+cross-border (lead, session 55).
 """
 
 from __future__ import annotations
@@ -53,16 +56,23 @@ ZW:ZWE:716
 """
 
 
+# codes that are no assigned code but name one assigned country without doubt: read as it
+ALIASES: dict[str, str] = {"UK": "GB"}
+
+
 def _table() -> dict[str, str]:
     table: dict[str, str] = {}
     for entry in _CODES.split():
         alpha2, alpha3, numeric = entry.split(":")
         table[alpha2] = table[alpha3] = table[numeric] = alpha2
-    return table
+    if set(ALIASES) & set(table) or not set(ALIASES.values()) <= set(table):
+        raise ValueError("an ISO 3166-1 alias is an assigned code, or names no assigned one")
+    return table | ALIASES
 
 
 # {code in any of the three forms, letters upper case: its alpha-2 code}: US, USA and
-# 840 -> US; 036 -> AU (a numeric code as the ETL pads it: 36 is 036, schema.CODE_WIDTHS)
+# 840 -> US; 036 -> AU (a numeric code as the ETL pads it: 36 is 036, schema.CODE_WIDTHS);
+# and the ALIASES (UK -> GB)
 ALPHA2: dict[str, str] = _table()
 # the alpha-2 codes: the values a published country column holds, but for unknown codes
 ALPHA2_CODES: frozenset[str] = frozenset(ALPHA2.values())

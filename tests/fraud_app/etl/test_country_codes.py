@@ -117,7 +117,7 @@ def test_one_hot_values_and_code_spelling_read_every_form() -> None:
     # the table: every officially assigned code, each form one country
     from fraud_app.etl import iso3166  # imported here: on BASE the asserts above fail first
 
-    assert len(iso3166.ALPHA2_CODES) == 249 and len(iso3166.ALPHA2) == 3 * 249
+    assert len(iso3166.ALPHA2_CODES) == 249 and len(iso3166.ALPHA2) == 3 * 249 + 1  # + UK
     assert iso3166.alpha2("ARE") == iso3166.alpha2("784") == "AE"
 
 
@@ -197,3 +197,62 @@ def test_the_reading_is_a_few_round_trips_not_one_per_code(spark) -> None:
     assert trips < 120, trips
     unknown = stage.select(country_codes.summary_columns()["__cc_unknown_country"]).first()[0]
     assert unknown == 4  # 840, usa, xk, Germany are not alpha-2 as written
+
+
+def test_uk_is_the_united_kingdom(spark, tmp_path) -> None:
+    """Lead, session 55: `UK` is no assigned ISO 3166-1 code but reserved for the United
+    Kingdom at its request, and many exports write it so. Kept as delivered, a merchant
+    country `UK` beside a card country `826` or `GBR` was two countries: every such row
+    cross-border, the United Kingdom two categories to the encodings, without a word but
+    the unknown-code WARNING. Now `UK`, in any case, is `GB`; a table published by
+    session 54's reading holding `UK` is refused an append (the two spellings in one
+    table), one of `GB` is appended to."""
+    assert [schema.code_spelling("country", v) for v in ("UK", "uk", "GBR", "826")] == ["GB"] * 4
+    assert OneHot(column="country", value="UK").name == "country_is_GB"
+    csv = (
+        "transaction_id,card_id,timestamp,amount,label,country,card_country\n"
+        "g1,k1,2025-03-01 10:00:00,1.5,0,UK,826\n"
+        "g2,k1,2025-03-01 10:01:00,1.5,0,uk,GBR\n"
+        "g3,k1,2025-03-01 10:02:00,1.5,0,GB,UK\n"
+        "g4,k1,2025-03-01 10:03:00,1.5,0,UK,US\n"  # truly cross-border
+        "g5,k1,2025-03-01 10:04:00,1.5,0,UKR,UA\n"  # Ukraine: not the United Kingdom
+    )
+    result = _run(spark, tmp_path, {"a.csv": csv})
+    table = spark.read.parquet(result.output_path)
+    got = {
+        r.transaction_id: (r.country, r.card_country, r.cross)
+        for r in table.select("*", rowwise_column(CrossBorder()).alias("cross")).collect()
+    }
+    assert got == {
+        "g1": ("GB", "GB", 0.0), "g2": ("GB", "GB", 0.0), "g3": ("GB", "GB", 0.0),
+        "g4": ("GB", "US", 1.0), "g5": ("UA", "UA", 0.0),
+    }  # fmt: skip
+    assert result.country_codes == {
+        "country": {"converted": 4, "unknown": 0, "unknown_examples": []},
+        "card_country": {"converted": 3, "unknown": 0, "unknown_examples": []},
+    }
+
+
+@pytest.mark.parametrize("published, refused", [("UK", True), ("GB", False)])
+def test_an_append_onto_a_table_of_session_54_holding_uk(
+    spark, tmp_path, published, refused
+) -> None:
+    first = _etl(spark, tmp_path, _day("2024-03-01"), "old", "replace")
+    table = Path(first.output_path)
+    report = json.loads((table / "_etl_report.json").read_text())
+    report["code_reading"] = "integer_text_padded_country_alpha2"  # session 54's
+    rows = spark.read.parquet(str(table)).withColumn("country", F.lit(published))
+    rows = spark.createDataFrame(rows.collect(), rows.schema)
+    shutil.rmtree(table)
+    rows.write.partitionBy("event_date").parquet(str(table))
+    (table / "_etl_report.json").write_text(json.dumps(report))
+    if refused:
+        with pytest.raises(DataIntegrityError, match=r"\(country: 'UK';.* 'UK' is 'GB'"):
+            _etl(spark, tmp_path, _day("2024-03-02", prefix="n"), "new", "append")
+        assert spark.read.parquet(str(table)).count() == 10
+    else:
+        result = _etl(spark, tmp_path, _day("2024-03-02", prefix="n"), "new", "append")
+        assert spark.read.parquet(str(table)).count() == 20
+        assert json.loads(Path(result.report_path).read_text())["code_reading"] == (
+            schema.CODE_READING
+        )
