@@ -102,17 +102,22 @@ def negotiate(comm: Communicator) -> ShmTransport | None:
             problem = shm.establish(op, 0, INITIAL_CAPACITY, requested)
             if problem and shm.required:
                 raise CommunicationError(
-                    f"rank {comm.rank}: transport 'shm' was requested but is impossible: "
+                    f"{comm.labels[comm.rank]}: transport 'shm' was requested but is impossible: "
                     f"{problem}. Use transport 'auto' (falls back to sockets) or 'socket'"
                 )
     except BaseException:
         shm.close()
         raise
     if problem:
-        logger.info("rank %d: socket transport, no shared memory: %s", comm.rank, problem)
+        logger.info("%s: socket transport, no shared memory: %s", comm.labels[comm.rank], problem)
         shm.close()
         return None
-    logger.info("rank %d/%d: shared-memory transport in %s", comm.rank, comm.world_size, shm.dir)
+    logger.info(
+        "%s: shared-memory transport (%d ranks) in %s",
+        comm.labels[comm.rank],
+        comm.world_size,
+        shm.dir,
+    )
     return shm
 
 
@@ -270,12 +275,14 @@ class ShmTransport:
             problem = self.establish(op, nbytes, capacity)
             if problem and self.required:
                 raise CommunicationError(
-                    f"rank {self.comm.rank}: cannot grow the shared-memory slots to "
+                    f"{self.comm.labels[self.comm.rank]}: cannot grow the shared-memory slots to "
                     f"{capacity} bytes: {problem}"
                 )
         if problem:
             logger.warning(
-                "rank %d: %s; falling back to the socket transport", self.comm.rank, problem
+                "%s: %s; falling back to the socket transport",
+                self.comm.labels[self.comm.rank],
+                problem,
             )
             self.close()
             return False
@@ -292,7 +299,7 @@ class ShmTransport:
         peers: dict[int, PeerSegment] = {}
         try:
             bodies = exchange(self.comm, op, Phase.OFFER, nbytes, capacity, to_json(offer))
-            offers = [parse_offer(body, k) for k, body in enumerate(bodies)]
+            offers = [parse_offer(body, self.comm.labels[k]) for k, body in enumerate(bodies)]
             names = [o["name"] for o in offers if o["name"]]
             self.required = self.required or any(o["transport"] == "shm" for o in offers)
             problem = offers_problem(offers)
@@ -332,14 +339,14 @@ class ShmTransport:
             "transport": requested,
             "signal": "memory" if self._memory_ok else "socket",
         }
-        rank = self.comm.rank
+        rank = self.comm.labels[self.comm.rank]
         if self.dir is None:
-            return None, {**offer, "error": f"rank {rank}: {self._no_dir}"}
+            return None, {**offer, "error": f"{rank}: {self._no_dir}"}
         try:
             own = Segment.create(self.dir, capacity)
         except OSError as exc:
             size = segment_bytes(capacity)
-            why = f"rank {rank} cannot create a {size}-byte segment in {self.dir}: {exc.strerror}"
+            why = f"{rank} cannot create a {size}-byte segment in {self.dir}: {exc.strerror}"
             return None, {**offer, "error": why}
         return own, {**offer, "name": own.name, "token": own.token.hex()}
 
@@ -353,7 +360,8 @@ class ShmTransport:
             except (CommunicationError, OSError) as exc:
                 _close_all(None, peers)
                 return {}, (
-                    f"rank {self.comm.rank} cannot map the segment of rank {k}: {exc}; the "
+                    f"{self.comm.labels[self.comm.rank]} cannot map the segment of "
+                    f"{self.comm.labels[k]}: {exc}; the "
                     f"ranks do not share {self.dir} (separate containers or mount "
                     "namespaces, or a different CommConfig.shm_dir)"
                 )
