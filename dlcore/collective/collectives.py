@@ -196,14 +196,17 @@ def all_gather(
 
 
 def broadcast(comm: Communicator, buf: np.ndarray, root: int = 0):
-    """Copy `root`'s `buf` to all ranks, in place (an all-reduce of root's data and zeros).
+    """Copy `root`'s `buf` to all ranks, in place (an all-reduce of root's data and -0.0).
 
-    Exact: x + 0 == x. Meant for rare calls such as syncing initial weights.
+    Exact, bit for bit: x + (-0.0) == x for every float, -0.0 and NaN payloads included
+    (+0.0 is not neutral: -0.0 + 0.0 is +0.0, so root's -0.0 arrived as +0.0 on every
+    rank, root too, where shared memory copies it). Meant for rare calls such as syncing
+    initial weights.
     """
     check_flat(buf, "broadcast", comm.world_size)
     check_root(root, comm.world_size)
     if comm.rank != root:
-        buf.fill(0.0)
+        buf.fill(-0.0)
     return all_reduce(comm, buf)
 
 

@@ -94,6 +94,9 @@ class Communicator:
         self._scratch: dict[np.dtype, np.ndarray] = {}
         self._transport: Any = SocketTransport(self)
         label = labels or [f"rank {k}" for k in range(member.world_size)]
+        # Every rank's name in errors: a sub-ring's index k is global rank labels[k], so
+        # the shared-memory waits and checks name peers through this, not "rank {k}".
+        self.labels: tuple[str, ...] = tuple(label)
         left, right = peers[member.left], peers[member.right]
         self.left_name = f"{label[member.left]} ({addresses.show(*left)})"
         self.right_name = f"{label[member.right]} ({addresses.show(*right)})"
@@ -220,7 +223,7 @@ class Communicator:
         if self._closed or self._broken:
             state = "closed" if self._closed else f"broken by an earlier failure ({self._broken})"
             raise CommunicationError(
-                f"rank {self.rank}: cannot run {name}, the communicator is {state}; "
+                f"{self.labels[self.rank]}: cannot run {name}, the communicator is {state}; "
                 "start a new rendezvous round with a larger round_id"
             )
         self._op_seq += 1
@@ -270,7 +273,7 @@ class Communicator:
         if self._broken is None:
             self._broken = reason
             self.broken_at = time.monotonic()
-            logger.warning("rank %d: communicator broken: %s", self.rank, reason)
+            logger.warning("%s: communicator broken: %s", self.labels[self.rank], reason)
         hook = getattr(self._transport, "abort", None)  # sub-rings of the hierarchical one
         if hook is not None:
             hook(reason)

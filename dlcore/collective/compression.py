@@ -3,8 +3,13 @@
 Owns: the codecs and their registry (`get_codec`). Accumulation always happens in
 float32 on the receiving side; a codec only changes the bytes in flight, halving
 them. bf16 keeps float32's exponent range (8 significant bits, relative rounding
-error <= 2**-8); fp16 keeps 11 significant bits (error <= 2**-11) but overflows to
-inf above 65504 and loses precision below 6.1e-5, so use it for well-scaled values.
+error <= 2**-8; magnitudes from 3.3962e38, the top of float32's range, round to inf);
+fp16 keeps 11 significant bits (error <= 2**-11) but overflows to inf from 65520 (NumPy's
+"overflow encountered in cast" RuntimeWarning, by default once per process), loses precision below
+6.1e-5 and rounds magnitudes up to 2**-25 (3.0e-8) to zero, so use it for well-scaled
+values. The ring rounds each partial sum again at every hop (n-1 times, then once on the
+all-gather), so these limits apply to the partial sums, not only to the inputs: 3 ranks
+passing 30000 each sum to inf, 3 ranks passing 2e-8 each (sum 6e-8, an fp16 value) to 0.
 """
 
 from __future__ import annotations

@@ -81,18 +81,19 @@ def exchange(
     bodies = [body] * n
     for hop in range(1, n):
         src = (r - hop) % n
-        what = f"{op.name} (shared memory: {TEXT[phase]} by rank {src}, hop {hop} of {n - 1})"
+        who = comm.labels[src]
+        what = f"{op.name} (shared memory: {TEXT[phase]} by {who}, hop {hop} of {n - 1})"
         if body:
-            received = receive_frame(comm, op, (nbytes, phase, arg), src, what)
+            received = receive_frame(comm, op, (nbytes, phase, arg), who, what)
             bodies[src] = bytes(received[HEADER.size + CONTROL.size : -TRAILER.size])
         else:
-            received = _receive_signal(comm, op, frame, src, what)
+            received = _receive_signal(comm, op, frame, who, what)
         if hop < n - 1:
             send_bytes(comm.right, received, op.deadline, what, comm.right_name)
     return bodies
 
 
-def _receive_signal(comm: Communicator, op: Operation, mine: bytes, src: int, what: str) -> bytes:
+def _receive_signal(comm: Communicator, op: Operation, mine: bytes, who: str, what: str) -> bytes:
     """A frame without body: in step, it is byte-identical to `mine` (same call, phase,
     length, argument, hence CRC-32 trailer), so one read and one comparison do; any
     difference is diagnosed."""
@@ -105,15 +106,17 @@ def _receive_signal(comm: Communicator, op: Operation, mine: bytes, src: int, wh
             view = memoryview(got)
             verify(view[HEADER.size : -TRAILER.size], view[-TRAILER.size :], what, comm.left_name)
         check_control(
-            CONTROL.unpack_from(got, HEADER.size), CONTROL.unpack_from(mine, HEADER.size), src, what
+            CONTROL.unpack_from(got, HEADER.size), CONTROL.unpack_from(mine, HEADER.size), who, what
         )
-        raise FrameError(f"rank {src} sent an unexpected frame ({what})")
+        raise FrameError(f"{who} sent an unexpected frame ({what})")
     return mine
 
 
 def receive_frame(
-    comm: Communicator, op: Operation, expected: tuple[int, int, int], src: int, what: str
+    comm: Communicator, op: Operation, expected: tuple[int, int, int], who: str, what: str
 ) -> bytearray:
+    """The next SHM frame from the left neighbour, checked against `expected` (`who`: the
+    name of the rank whose frame it should be, `Communicator.labels`)."""
     header = recv_header(comm.left, op.deadline, what, comm.left_name)
     _check_header(comm, op, header, what)
     frame = bytearray(HEADER.size + header.length + TRAILER.size)
@@ -121,7 +124,7 @@ def receive_frame(
     recv_exact(comm.left, memoryview(frame)[HEADER.size :], op.deadline, what, comm.left_name)
     body = memoryview(frame)[HEADER.size : -TRAILER.size]
     verify(body, memoryview(frame)[-TRAILER.size :], what, comm.left_name)
-    check_control(CONTROL.unpack_from(frame, HEADER.size), expected, src, what)
+    check_control(CONTROL.unpack_from(frame, HEADER.size), expected, who, what)
     return frame
 
 
@@ -136,22 +139,24 @@ def _check_header(comm: Communicator, op: Operation, header: FrameHeader, what: 
         )
 
 
-def check_control(got: tuple[int, int, int], expected: tuple[int, int, int], src: int, what: str):
+def check_control(got: tuple[int, int, int], expected: tuple[int, int, int], who: str, what: str):
+    """FrameError naming `who` (the sender, `Communicator.labels`) unless `got` (buffer
+    bytes, phase, argument) is what this rank `expected`."""
     (nbytes, phase, arg), (my_nbytes, my_phase, my_arg) = got, expected
     if nbytes != my_nbytes:
         raise FrameError(
-            f"rank {src} passed a buffer of {nbytes} bytes, this rank one of {my_nbytes} "
+            f"{who} passed a buffer of {nbytes} bytes, this rank one of {my_nbytes} "
             f"({what}); do all ranks pass buffers of the same length?"
         )
     if phase != my_phase:
         theirs = TEXT.get(phase, "an unknown phase")  # type: ignore[call-overload]
         raise FrameError(
-            f"rank {src} sent '{theirs}' (phase {phase}) while this rank waited for {what}; "
+            f"{who} sent '{theirs}' (phase {phase}) while this rank waited for {what}; "
             "do all ranks call the same collectives in the same order?"
         )
     if arg != my_arg:
         meaning = "broadcast root" if phase == Phase.ROOT else "segment capacity"
         raise FrameError(
-            f"rank {src} uses {meaning} {arg}, this rank {my_arg} ({what}); every rank must "
+            f"{who} uses {meaning} {arg}, this rank {my_arg} ({what}); every rank must "
             "pass the same arguments"
         )

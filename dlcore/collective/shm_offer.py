@@ -41,7 +41,7 @@ def to_json(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode()
 
 
-def parse_offer(body: bytes, rank: int) -> dict[str, Any]:
+def parse_offer(body: bytes, who: str) -> dict[str, Any]:
     try:
         offer = json.loads(body)
         valid = isinstance(offer, dict) and all(isinstance(offer.get(k), str) for k in _OFFER_KEYS)
@@ -51,7 +51,7 @@ def parse_offer(body: bytes, rank: int) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         valid = False
     if not valid:
-        raise FrameError(f"rank {rank} sent a malformed shared-memory segment offer")
+        raise FrameError(f"{who} sent a malformed shared-memory segment offer")
     return offer
 
 

@@ -91,7 +91,8 @@ class MemorySignals:
         for k, w in self.peers:
             theirs = w[at : at + 3].tolist()
             if theirs != record:
-                check_control((theirs[1], theirs[0], theirs[2]), (nbytes, phase, arg), k, what)
+                who = self.comm.labels[k]
+                check_control((theirs[1], theirs[0], theirs[2]), (nbytes, phase, arg), who, what)
 
     def _wait(self, op: Operation, c: int, expected: tuple[int, int, int], what: str) -> None:
         pending = list(self.peers)
@@ -109,8 +110,8 @@ class MemorySignals:
                 next_check, timeout = now + SOCKET_CHECK_S, 0.0
             else:
                 nap = min(SLEEP_MAX_S, max(5e-5, nap * 2))
-                slowest = pending[0][0]
-                left = op.deadline.remaining(f"{what} by rank {slowest}", f"rank {slowest}")
+                slowest = self.comm.labels[pending[0][0]]  # a sub-ring's index: its global rank
+                left = op.deadline.remaining(f"{what} by {slowest}", slowest)
                 timeout = min(nap, left)
             self._watch_sockets(op, c, expected, what, timeout)
 
@@ -140,7 +141,7 @@ class MemorySignals:
             if sock is comm.left:
                 # The left neighbour sends nothing until every rank has signalled (checked
                 # above, after the select): it is in another call. Read its frame to say how.
-                receive_frame(comm, op, expected, self.left_rank, what)
+                receive_frame(comm, op, expected, comm.labels[self.left_rank], what)
                 raise FrameError(
                     f"{comm.left_name} sent a frame while this rank waited for {what}; the "
                     "ranks are out of step: every rank must make the same sequence of "

@@ -96,6 +96,24 @@ def test_broadcast_copies_the_roots_vector_exactly(
         np.testing.assert_array_equal(buf, expected)
 
 
+SPECIAL_BITS = [0x80000000, 0x00000000, 0x00000001, 0x80000001, 0x7F800000, 0xFF800000,
+                0xFFC00001, 0x7FC12345, 0x3F800000]  # fmt: skip
+
+
+@each_transport
+@pytest.mark.parametrize(("world_size", "root"), [(2, 0), (3, 1), (5, 4)])
+def test_broadcast_keeps_every_bit_of_the_roots_vector(groups, transport, world_size, root):
+    """-0.0 stays -0.0, denormals, infinities and NaN payloads arrive unchanged, on the root
+    too: on b35dc707 the socket transport added +0.0 from the other ranks, and -0.0 + 0.0
+    is +0.0 (shared memory copied the bits)."""
+    data = np.array(SPECIAL_BITS, dtype=np.uint32).view(np.float32)
+    bufs = [data.copy() if r == root else np.full(data.size, 7.0, np.float32)
+            for r in range(world_size)]  # fmt: skip
+    groups.get(world_size, transport).run(lambda comm: comm.broadcast(bufs[comm.rank], root))
+    for buf in bufs:
+        assert buf.view(np.uint32).tolist() == SPECIAL_BITS
+
+
 @each_transport
 @PROPERTY
 @given(world_size=world_sizes, size=st.integers(0, 40), seed=seeds)

@@ -129,3 +129,20 @@ def test_ranks_passing_different_compressions_are_told_so(codecs, told):
     told += ".*every rank must pass the same compression"
     with LocalGroup(len(codecs), config) as group, pytest.raises(FrameError, match=told):
         group.run(lambda c: c.all_reduce(np.full(8, 3.0, np.float32), compression=codecs[c.rank]))
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
+def test_fp16_limits_apply_to_the_partial_sums_as_documented(groups):
+    """compression.py's and README's examples: every input fits fp16, the ring's partial
+    sums do not (30000 x 3 -> inf), or each hop rounds the partial sum to 0 (2e-8 x 3,
+    whose sum 6e-8 is an fp16 value, -> 0). bf16 sums both."""
+    group = groups.get(3)
+    for value, fp16_sum in ((30000.0, np.inf), (2e-8, 0.0)):
+        for name in ("fp16", "bf16"):
+            results = group.run(
+                lambda c, v=value, n=name: c.all_reduce(np.full(5, v, np.float32), compression=n)
+            )
+            if name == "fp16":
+                assert results[0].tolist() == [fp16_sum] * 5
+            else:
+                np.testing.assert_allclose(results[0], 3 * value, rtol=3 * 2.0**-8)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import signal
 import threading
 import time
@@ -50,6 +51,7 @@ def join(keys: list[str], secret: bytes | None = None, **overrides) -> list[Comm
     """One thread per rank joins with host key keys[rank]; raises the first failure."""
     n, secret = len(keys), secret or new_job_secret()
     overrides.setdefault("chunk_bytes", 64)
+    overrides.setdefault("op_timeout", 20.0)
     with RendezvousServer(secret, n, host="127.0.0.1") as server, ThreadPoolExecutor(n) as pool:
         futures = [
             pool.submit(
@@ -57,7 +59,7 @@ def join(keys: list[str], secret: bytes | None = None, **overrides) -> list[Comm
                 server.address,
                 secret,
                 Member(r, n),
-                loopback_config(host_key=keys[r], op_timeout=20.0, **overrides),
+                loopback_config(host_key=keys[r], **overrides),
             )
             for r in range(n)
         ]
@@ -392,6 +394,26 @@ def test_a_lost_rank_fails_every_host_within_the_deadline(spawn, secret, how):
         victim.kill()
         victim.join(timeout=10)
         server.close()
+
+
+@pytest.mark.parametrize("signal_kind", ["memory", "socket"])
+def test_a_stalled_rank_on_the_same_host_is_named_by_its_global_rank(signal_kind):
+    """Rank 3 calls all_reduce, its host's other rank (global rank 2, local index 0) does
+    not: rank 3's deadline names rank 2. On b35dc707 the shared-memory waits named the
+    local ring's index ("by rank 0 from rank 0", memory signals; "inputs written by rank 0
+    ... from rank 2", socket signals): global rank 0, alive on the other host."""
+    comms = join(list("aabb"), op_timeout=1.0, shm_signal=signal_kind)
+    try:
+        assert comms[3].shm_signal == signal_kind
+        with pytest.raises(PeerTimeoutError) as caught:
+            comms[3].all_reduce(np.ones(64, dtype=np.float32))
+        message = str(caught.value)
+        assert re.search(r"written\)? by rank 2\b", message), message
+        assert not re.search(r"rank [03]\b", message), message
+    finally:
+        for comm in comms:
+            comm.abort("the test is over")
+            comm.close()
 
 
 @pytest.mark.parametrize("keys", [list("aabb"), list("abab"), list("aaabbb")])
