@@ -4,7 +4,9 @@ K subsets; each holds EVERY fraud plus a disjoint 1/K share of the normals, so K
 models of an ensemble each see all frauds and, together, all normals. A normal's share
 is pmod(hash(id, seed), K). With normal_ratio r a subset keeps at most
 ceil(r * n_frauds) normals of its share: those with the smallest second hash (exact
-counts via a row_number partitioned by share). All subsets are filters of ONE DataFrame
+counts via a row_number partitioned by share; rows of one id are ordered by a hash of
+their content, so which copy of a repeated id is kept does not depend on the
+partitioning either). All subsets are filters of ONE DataFrame
 (`BalancedData.shared`): persisted, it is computed in one pass (one scan, one sort of the
 normals) for all K subsets; not persisted, Spark pushes each subset's share filter below
 the row_number, so each subset sorts only its own share. With r = None, or r large
@@ -17,8 +19,9 @@ import logging
 import math
 from collections.abc import Callable
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, DataType, MapType, StructType
 
 from fraud_app.balancing.base import BalancedData, BalancingStrategy, row_hash
 from fraud_app.errors import EmptyInputError
@@ -57,7 +60,9 @@ class UnionPaySubsets(BalancingStrategy):
         normals = self.normals(df).withColumn(SHARE, share)
         if limits != shares:
             order = Window.partitionBy(SHARE).orderBy(
-                row_hash(self.id_column, self.seed, salt=1), F.col(self.id_column)
+                row_hash(self.id_column, self.seed, salt=1),
+                F.col(self.id_column),
+                content_hash(df),
             )
             limit = F.element_at(
                 F.array(*[F.lit(n) for n in limits]), (F.col(SHARE) + 1).cast("int")
@@ -116,6 +121,27 @@ class UnionPaySubsets(BalancingStrategy):
             f"set balancing.unionpay_subsets.n_subsets to at most {most} (normals // frauds), "
             "or balancing.strategy: class_weights"
         )
+
+
+def content_hash(df: DataFrame) -> Column:
+    """A hash of a row's columns (those Spark can hash: not maps): the last sort key of the
+    capped selection. Rows sharing an id tied on (hash, id), and row_number broke the tie
+    by the order rows reached the sort, so two copies of an id with different content
+    changed places with the partitioning (the same seed gave local[1] and local[2] other
+    subsets). Identical rows still tie, and either is the same row."""
+    names = [f.name for f in df.schema.fields if not _holds_map(f.dataType)]
+    return F.xxhash64(*[F.col("`" + n.replace("`", "``") + "`") for n in names])
+
+
+def _holds_map(kind: DataType) -> bool:
+    """xxhash64 refuses a map, also inside a struct or an array (HASH_MAP_TYPE)."""
+    if isinstance(kind, MapType):
+        return True
+    if isinstance(kind, StructType):
+        return any(_holds_map(f.dataType) for f in kind.fields)
+    if isinstance(kind, ArrayType):
+        return _holds_map(kind.elementType)
+    return False
 
 
 def _warn_fraud_majority(

@@ -1,0 +1,81 @@
+"""What the strategies draw by: the row id and the label (session 55, probe55b).
+
+The subsets are "deterministic for a seed, independent of partitioning and row order"
+(fraud_app.balancing.base). Two inputs broke that, or the draw itself, without a word:
+- a capped UnionPay selection over an id held by two rows of different content: the
+  copies tied on (hash, id) and row_number took them in the order they reached the sort,
+  so another partitioning gave other subsets;
+- normals with a null id: xxhash64 skips a null, so all of them hashed alike and fell
+  into ONE subset (undersample kept or dropped all of them together).
+A boolean or text label failed inside Spark (DATATYPE_MISMATCH / CAST_INVALID_INPUT).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fraud_app.balancing.undersample import Undersample
+from fraud_app.balancing.unionpay import UnionPaySubsets
+from fraud_app.balancing.weights import ClassWeights
+from fraud_app.errors import SchemaError
+
+pytestmark = pytest.mark.spark
+
+
+def _rows(subset) -> list[tuple]:
+    return sorted(tuple(r) for r in subset.select("transaction_id", "v").collect())
+
+
+def test_a_capped_selection_of_repeated_ids_does_not_depend_on_the_partitioning(spark):
+    # 400 normals under 50 ids (8 rows each, different `v`); the cap keeps 30 per subset.
+    # On the base, local[2] input in 1, 2, 7 or 13 partitions gave other rows.
+    rows = [(f"f{i}", 1, i, {"k": i}) for i in range(10)]
+    rows += [(f"n{i % 50}", 0, i, {"k": i}) for i in range(400)]
+    df = spark.createDataFrame(
+        rows, "transaction_id string, label int, v int, `m.x` map<string,int>"
+    )
+    strategy = UnionPaySubsets(n_subsets=2, normal_ratio=3.0, seed=1)
+    first = [_rows(s) for s in strategy.balance(df.repartition(1, "v")).subsets]
+    assert [len(s) for s in first] == [40, 40]  # 10 frauds + the cap of 30 normals
+    for parts in (2, 7, 13):
+        again = strategy.balance(df.repartition(parts, "v"))
+        assert [_rows(s) for s in again.subsets] == first, parts
+
+
+@pytest.mark.parametrize(
+    "strategy",
+    [UnionPaySubsets(n_subsets=4, seed=1), Undersample(normal_ratio=5.0, seed=3)],
+    ids=["unionpay_subsets", "undersample"],
+)
+def test_normals_without_an_id_are_refused(spark, strategy):
+    rows = [(f"f{i}", 1) for i in range(10)] + [(f"n{i}", 0) for i in range(200)]
+    rows += [(None, 0)] * 40 + [(None, 1)] * 2 + [(None, None)]
+    df = spark.createDataFrame(rows, "transaction_id string, label int")
+    with pytest.raises(
+        SchemaError,
+        match=rf"balancing strategy '{strategy.name}': 40 normal \(label = 0\) row\(s\) have a "
+        r"null 'transaction_id'; normals are drawn by a hash of their id, .* Expected a "
+        r"non-null id per row",
+    ):
+        strategy.balance(df)
+
+
+def test_class_weights_read_no_id(spark):
+    df = spark.createDataFrame(
+        [(None, 1), (None, 0), ("n1", 0)], "transaction_id string, label int"
+    )
+    assert ClassWeights().balance(df).summary["normals"] == 2
+
+
+@pytest.mark.parametrize("kind, value", [("boolean", "true"), ("string", "'1'")])
+def test_a_label_that_is_not_numeric_is_named(spark, kind, value):
+    df = spark.range(3).selectExpr(
+        "cast(id as string) transaction_id", f"cast({value} as {kind}) label"
+    )
+    for strategy in (UnionPaySubsets(), Undersample(), ClassWeights()):
+        with pytest.raises(
+            SchemaError,
+            match=rf"label column 'label' is {kind}; expected a numeric column holding 1 "
+            r"\(fraud\), 0 \(normal\) or null",
+        ):
+            strategy.balance(df)
