@@ -3,8 +3,9 @@
 A strategy turns a labelled DataFrame into one or more training DataFrames. It never
 collects data to the driver: selection is by hashes of the row id (deterministic for a
 seed, independent of partitioning and row order), and the only actions are small
-aggregations of counts for the summary. Rows whose label is neither 0 nor 1 (unknown)
-are left out and counted. The label must be numeric (0 / 1); the strategies that draw
+aggregations of counts for the summary. Rows whose label is null (unknown) are left out
+and counted; the label must be numeric, and any value but 1, 0 and null (2, -1, 0.5, NaN)
+is refused (it was left out as "unlabeled" without a word). The strategies that draw
 normals by id (`draws_by_id`) refuse a normal without an id: every such row hashed alike,
 so all of them fell into one subset, or were kept or dropped together.
 """
@@ -25,6 +26,7 @@ from fraud_app.errors import EmptyInputError, SchemaError
 logger = logging.getLogger(__name__)
 
 _UNIT_BITS = 53  # hash -> uniform [0, 1) at double precision
+OTHER = -1  # class_counts' class of a label that is neither 1, 0 nor null
 
 
 @dataclass(frozen=True)
@@ -117,12 +119,35 @@ class BalancingStrategy(ABC):
     def class_counts(self, df: DataFrame, by: Column | None = None) -> dict[tuple[Any, Any], int]:
         """{(class, by-value): rows} in one aggregation; class is 1, 0 or None (unknown)."""
         cls = F.when(self.label == 1, F.lit(1)).when(self.label == 0, F.lit(0))
+        cls = cls.when(self.label.isNotNull(), F.lit(OTHER))
         keys = [cls.alias("c"), (by if by is not None else F.lit(None)).alias("b")]
         no_id = F.count(F.when(F.col(self.id_column).isNull(), 1)).alias("no_id")
-        rows = df.groupBy(*keys).agg(F.count(F.lit(1)).alias("n"), no_id).collect()  # small
+        rows = (
+            df.groupBy(*keys)
+            .agg(
+                F.count(F.lit(1)).alias("n"),
+                no_id,
+                F.min(self.label).alias("lo"),
+                F.max(self.label).alias("hi"),
+            )
+            .collect()
+        )  # one row per (class, bucket): small
+        self._require_binary_labels([(r["n"], r["lo"], r["hi"]) for r in rows if r["c"] == OTHER])
         if self.draws_by_id:
             self._require_ids(sum(r["no_id"] for r in rows if r["c"] == 0))
         return {(r["c"], r["b"]): r["n"] for r in rows}
+
+    def _require_binary_labels(self, other: list[tuple[int, Any, Any]]) -> None:
+        """Labels 2, -1, 0.5 or NaN were counted as `unlabeled_rows_dropped` and left out:
+        a third class (a disputed chargeback coded 2) vanished from training unseen."""
+        if other:
+            lo, hi = min(o[1] for o in other), max(o[2] for o in other)
+            raise SchemaError(
+                f"balancing strategy {self.name!r}: {sum(o[0] for o in other)} row(s) of label "
+                f"column {self.label_column!r} hold a value other than 1 (fraud), 0 (normal) or "
+                f"null (unknown): from {lo!r} to {hi!r}. Map them to 1 or 0, or to null to leave "
+                "those rows out"
+            )
 
     def _require_ids(self, missing: int) -> None:
         """Normals are drawn by a hash of their id: xxhash64 skips a null, so every normal

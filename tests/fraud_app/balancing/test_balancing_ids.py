@@ -79,3 +79,21 @@ def test_a_label_that_is_not_numeric_is_named(spark, kind, value):
             r"\(fraud\), 0 \(normal\) or null",
         ):
             strategy.balance(df)
+
+
+@pytest.mark.parametrize(
+    "values, shown",
+    [([2.0, 2.0], "from 2.0 to 2.0"), ([-1.0, 0.5], "from -1.0 to 0.5"), ([float("nan")], "nan")],
+)
+def test_a_label_other_than_0_1_or_null_is_refused(spark, values, shown):
+    # on the base these rows were counted as unlabeled_rows_dropped and left out unseen
+    rows = [(f"f{i}", 1.0) for i in range(5)] + [(f"n{i}", 0.0) for i in range(50)]
+    rows += [(f"x{i}", v) for i, v in enumerate(values)] + [("u", None)]
+    df = spark.createDataFrame(rows, "transaction_id string, label double")
+    for strategy in (UnionPaySubsets(n_subsets=2), Undersample(), ClassWeights()):
+        with pytest.raises(
+            SchemaError,
+            match=rf"{len(values)} row\(s\) of label column 'label' hold a value other than 1 "
+            rf"\(fraud\), 0 \(normal\) or null \(unknown\): .*{shown}",
+        ):
+            strategy.balance(df)
