@@ -55,7 +55,10 @@ class UnionPaySubsets(BalancingStrategy):
         cap = None if uncapped else math.ceil(self.normal_ratio * n_frauds)
         limits = [s if cap is None else min(s, cap) for s in shares]
         self._require_normals_in_every_subset(shares)
-        _warn_fraud_majority(n_frauds, sum(shares), limits, k, self.fraud_majority_fix)
+        binding = cap if cap is not None and cap < n_frauds else None  # the ratio's doing
+        _warn_fraud_majority(
+            n_frauds, sum(shares), limits, k, lambda most: self.fraud_majority_fix(most, binding)
+        )
 
         normals = self.normals(df).withColumn(SHARE, share)
         if limits != shares:
@@ -111,16 +114,33 @@ class UnionPaySubsets(BalancingStrategy):
             "balancing.strategy: class_weights"
         )
 
-    def fraud_majority_fix(self, most: int) -> str:
+    def fraud_majority_fix(self, most: int, cap: int | None = None) -> str:
         """What the fraud-majority WARNING tells the user to do, in the settings they set
         (here the config file's; BalancedBaggingClassifier's in its params). most: the
-        largest subset count that keeps every subset normal-majority (0: none does)."""
+        largest subset count that keeps every subset normal-majority (0: none does); cap:
+        the normals normal_ratio leaves each subset when that is fewer than the frauds
+        (normal_ratio 0.01 x 10 frauds: 1 normal per subset, and the advice was "set
+        n_subsets to at most 20", which changed nothing)."""
         if most < 1:
             return "the data holds more frauds than normals: use balancing.strategy: class_weights"
-        return (
-            f"set balancing.unionpay_subsets.n_subsets to at most {most} (normals // frauds), "
-            "or balancing.strategy: class_weights"
-        )
+        return majority_fix(
+            ("balancing.unionpay_subsets.n_subsets", "balancing.unionpay_subsets.normal_ratio"),
+            self.n_subsets, self.normal_ratio, most, cap,
+        ) + ", or balancing.strategy: class_weights"  # fmt: skip
+
+
+def majority_fix(
+    keys: tuple[str, str], k: int, ratio: float | None, most: int, cap: int | None
+) -> str:
+    """`set <subsets key> to at most most`, and / or `raise <ratio key>` when its cap binds."""
+    subsets = f"set {keys[0]} to at most {most} (normals // frauds)"
+    if cap is None:
+        return subsets
+    raise_ratio = (
+        f"raise {keys[1]} to at least 1 ({ratio:g} keeps ceil({keys[1].rsplit('.', 1)[-1]} x "
+        f"frauds) = {cap} normal(s) per subset)"
+    )
+    return raise_ratio if k <= most else f"{raise_ratio} and {subsets}"
 
 
 def content_hash(df: DataFrame) -> Column:

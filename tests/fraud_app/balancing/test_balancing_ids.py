@@ -97,3 +97,28 @@ def test_a_label_other_than_0_1_or_null_is_refused(spark, values, shown):
             rf"\(fraud\), 0 \(normal\) or null \(unknown\): .*{shown}",
         ):
             strategy.balance(df)
+
+
+@pytest.mark.parametrize(
+    "k, advice",
+    [
+        # the shares are large (~100 normals each): only the ratio caps them, and the advice
+        # was "set balancing.unionpay_subsets.n_subsets to at most 20", which changed nothing
+        (2, "raise balancing.unionpay_subsets.normal_ratio to at least 1 (0.01 keeps "
+            "ceil(normal_ratio x frauds) = 1 normal(s) per subset), or balancing.strategy: "
+            "class_weights"),
+        # shares too small AND the ratio caps: both settings
+        (40, "raise balancing.unionpay_subsets.normal_ratio to at least 1 (0.01 keeps "
+             "ceil(normal_ratio x frauds) = 1 normal(s) per subset) and set "
+             "balancing.unionpay_subsets.n_subsets to at most 20 (normals // frauds)"),
+    ],
+)  # fmt: skip
+def test_the_fraud_majority_advice_names_a_normal_ratio_that_caps_the_subsets(
+    spark, caplog, k, advice
+):
+    rows = [(f"f{i}", 1) for i in range(10)] + [(f"n{i}", 0) for i in range(200)]
+    df = spark.createDataFrame(rows, "transaction_id string, label int")
+    with caplog.at_level("WARNING", logger="fraud_app.balancing.unionpay"):
+        UnionPaySubsets(n_subsets=k, normal_ratio=0.01, seed=1).balance(df)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and advice in warned[0], warned
