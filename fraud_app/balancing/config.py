@@ -12,8 +12,9 @@ from fraud_app.config_base import Section
 class UnionPaySubsetsSection(Section):
     """K subsets, each = every fraud + a disjoint 1/K share of the normals.
 
-    normal_ratio r: each subset keeps at most r * n_frauds normals of its share
-    (None = the whole share).
+    normal_ratio r: each subset keeps at most ceil(r * n_frauds) normals of its share
+    (None = the whole share); r < 1 leaves every subset with fewer normals than frauds
+    (a WARNING says to raise it).
     """
 
     n_subsets: int = Field(5, ge=1, le=1000)

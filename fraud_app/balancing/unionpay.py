@@ -4,7 +4,9 @@ K subsets; each holds EVERY fraud plus a disjoint 1/K share of the normals, so K
 models of an ensemble each see all frauds and, together, all normals. A normal's share
 is pmod(hash(id, seed), K). With normal_ratio r a subset keeps at most
 ceil(r * n_frauds) normals of its share: those with the smallest second hash (exact
-counts via a row_number partitioned by share). All subsets are filters of ONE DataFrame
+counts via a row_number partitioned by share; rows of one id are ordered by a hash of
+their content, so which copy of a repeated id is kept does not depend on the
+partitioning either). All subsets are filters of ONE DataFrame
 (`BalancedData.shared`): persisted, it is computed in one pass (one scan, one sort of the
 normals) for all K subsets; not persisted, Spark pushes each subset's share filter below
 the row_number, so each subset sorts only its own share. With r = None, or r large
@@ -17,8 +19,9 @@ import logging
 import math
 from collections.abc import Callable
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, DataType, MapType, StructType
 
 from fraud_app.balancing.base import BalancedData, BalancingStrategy, row_hash
 from fraud_app.errors import EmptyInputError
@@ -52,12 +55,17 @@ class UnionPaySubsets(BalancingStrategy):
         cap = None if uncapped else math.ceil(self.normal_ratio * n_frauds)
         limits = [s if cap is None else min(s, cap) for s in shares]
         self._require_normals_in_every_subset(shares)
-        _warn_fraud_majority(n_frauds, sum(shares), limits, k, self.fraud_majority_fix)
+        binding = cap if cap is not None and cap < n_frauds else None  # the ratio's doing
+        _warn_fraud_majority(
+            n_frauds, sum(shares), limits, k, lambda most: self.fraud_majority_fix(most, binding)
+        )
 
         normals = self.normals(df).withColumn(SHARE, share)
         if limits != shares:
             order = Window.partitionBy(SHARE).orderBy(
-                row_hash(self.id_column, self.seed, salt=1), F.col(self.id_column)
+                row_hash(self.id_column, self.seed, salt=1),
+                F.col(self.id_column),
+                content_hash(df),
             )
             limit = F.element_at(
                 F.array(*[F.lit(n) for n in limits]), (F.col(SHARE) + 1).cast("int")
@@ -106,16 +114,54 @@ class UnionPaySubsets(BalancingStrategy):
             "balancing.strategy: class_weights"
         )
 
-    def fraud_majority_fix(self, most: int) -> str:
+    def fraud_majority_fix(self, most: int, cap: int | None = None) -> str:
         """What the fraud-majority WARNING tells the user to do, in the settings they set
         (here the config file's; BalancedBaggingClassifier's in its params). most: the
-        largest subset count that keeps every subset normal-majority (0: none does)."""
+        largest subset count that keeps every subset normal-majority (0: none does); cap:
+        the normals normal_ratio leaves each subset when that is fewer than the frauds
+        (normal_ratio 0.01 x 10 frauds: 1 normal per subset, and the advice was "set
+        n_subsets to at most 20", which changed nothing)."""
         if most < 1:
             return "the data holds more frauds than normals: use balancing.strategy: class_weights"
-        return (
-            f"set balancing.unionpay_subsets.n_subsets to at most {most} (normals // frauds), "
-            "or balancing.strategy: class_weights"
-        )
+        return majority_fix(
+            ("balancing.unionpay_subsets.n_subsets", "balancing.unionpay_subsets.normal_ratio"),
+            self.n_subsets, self.normal_ratio, most, cap,
+        ) + ", or balancing.strategy: class_weights"  # fmt: skip
+
+
+def majority_fix(
+    keys: tuple[str, str], k: int, ratio: float | None, most: int, cap: int | None
+) -> str:
+    """`set <subsets key> to at most most`, and / or `raise <ratio key>` when its cap binds."""
+    subsets = f"set {keys[0]} to at most {most} (normals // frauds)"
+    if cap is None:
+        return subsets
+    raise_ratio = (
+        f"raise {keys[1]} to at least 1 ({ratio:g} keeps ceil({keys[1].rsplit('.', 1)[-1]} x "
+        f"frauds) = {cap} normal(s) per subset)"
+    )
+    return raise_ratio if k <= most else f"{raise_ratio} and {subsets}"
+
+
+def content_hash(df: DataFrame) -> Column:
+    """A hash of a row's columns (those Spark can hash: not maps): the last sort key of the
+    capped selection. Rows sharing an id tied on (hash, id), and row_number broke the tie
+    by the order rows reached the sort, so two copies of an id with different content
+    changed places with the partitioning (the same seed gave local[1] and local[2] other
+    subsets). Identical rows still tie, and either is the same row."""
+    names = [f.name for f in df.schema.fields if not _holds_map(f.dataType)]
+    return F.xxhash64(*[F.col("`" + n.replace("`", "``") + "`") for n in names])
+
+
+def _holds_map(kind: DataType) -> bool:
+    """xxhash64 refuses a map, also inside a struct or an array (HASH_MAP_TYPE)."""
+    if isinstance(kind, MapType):
+        return True
+    if isinstance(kind, StructType):
+        return any(_holds_map(f.dataType) for f in kind.fields)
+    if isinstance(kind, ArrayType):
+        return _holds_map(kind.elementType)
+    return False
 
 
 def _warn_fraud_majority(

@@ -16,6 +16,7 @@ WEIGHT_COLUMN = "weight"
 
 class ClassWeights(BalancingStrategy):
     name = "class_weights"
+    draws_by_id = False  # every row kept: the id is not read
 
     def __init__(
         self, *, mode: str = "inverse_frequency", pos_weight: float | None = None, **kwargs

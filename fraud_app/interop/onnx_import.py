@@ -369,10 +369,11 @@ def _ensemble_members(onnx: Any, g: _Graph) -> list[Model]:
     """Members of an `ensemble_to_onnx` graph: ReduceMean(Concat(Sigmoid(member_k)...))."""
     reduce = g.producers.get(PROBABILITY)
     concat = g.producers.get(MEMBER_PROBABILITIES)
-    if reduce is None or reduce.op_type != "ReduceMean" or concat is None:
+    if not _combines_per_row(onnx, g, reduce, concat):
         raise OnnxConversionError(
             f"the file says it is a fraud_app ensemble but output {PROBABILITY!r} is not the "
-            f"ReduceMean of {MEMBER_PROBABILITIES!r}"
+            f"ReduceMean of {MEMBER_PROBABILITIES!r} over the members of each row (axis 1, "
+            "keepdims 0, the members concatenated along axis 1), as export-onnx writes it"
         )
     members = []
     for k, prob in enumerate(concat.input):
@@ -382,6 +383,27 @@ def _ensemble_members(onnx: Any, g: _Graph) -> list[Model]:
         parts, width = _parts(onnx, g, sigmoid.input[0], member_prefix(k))
         members.append(_build(parts, width))
     return members
+
+
+def _combines_per_row(onnx: Any, g: _Graph, reduce: Any, concat: Any) -> bool:
+    """The combine step is ReduceMean(Concat(..., axis=1), axes=[1], keepdims=0): a file
+    without the digest whose ReduceMean had axes [0] (each member's mean over the batch,
+    what onnxruntime returned) was imported as the per-row mean without a word."""
+    if reduce is None or reduce.op_type != "ReduceMean" or concat is None:
+        return False
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in reduce.attribute}
+    axes = attrs.get("axes")
+    if len(reduce.input) > 1 and reduce.input[1]:  # opset 18: axes is an input
+        axes = g.consts.get(reduce.input[1])
+    joined = {a.name: a.i for a in concat.attribute}.get("axis")
+    return (
+        concat.op_type == "Concat"
+        and joined in (1, -1)
+        and list(reduce.input[:1]) == [MEMBER_PROBABILITIES]
+        and axes is not None
+        and np.asarray(axes).reshape(-1).tolist() in ([1], [-1])
+        and attrs.get("keepdims", 1) == 0
+    )
 
 
 @dataclass(frozen=True)

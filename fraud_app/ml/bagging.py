@@ -16,7 +16,7 @@ from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from fraud_app.balancing.unionpay import UnionPaySubsets
+from fraud_app.balancing.unionpay import UnionPaySubsets, majority_fix
 from fraud_app.errors import ConfigError
 from fraud_app.ml.classifier import DlcoreClassificationModel
 from fraud_app.ml.estimator import ROW_ID, EnsembleEstimator
@@ -69,11 +69,14 @@ class _ParamSubsets(UnionPaySubsets):
             "collide), or use DlcoreClassifier, whose posWeight or weightCol weighs the classes"
         )
 
-    def fraud_majority_fix(self, most: int) -> str:
+    def fraud_majority_fix(self, most: int, cap: int | None = None) -> str:
         other = "DlcoreClassifier, whose posWeight or weightCol weighs the classes"
         if most < 1:
             return f"the data holds more frauds than normals: use {other}"
-        return f"set numSubsets to at most {most} (normals // frauds), or use {other}"
+        fix = majority_fix(
+            ("numSubsets", "normalRatio"), self.n_subsets, self.normal_ratio, most, cap
+        )
+        return f"{fix}, or use {other}"
 
 
 @add_accessors

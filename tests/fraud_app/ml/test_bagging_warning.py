@@ -27,3 +27,19 @@ def test_the_fraud_majority_warning_names_the_estimator_s_params(spark, caplog, 
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warned) == 1 and f"holds all {frauds} frauds" in warned[0], warned
     assert advice in warned[0] and "balancing." not in warned[0], warned[0]
+
+
+def test_the_advice_names_normal_ratio_when_it_caps_the_subsets(spark, caplog):
+    # 10 frauds, 160 normals, 2 subsets: the shares hold ~80 normals each, but normalRatio
+    # 0.05 keeps ceil(0.05 x 10) = 1 of them; lowering numSubsets changed nothing
+    rows = [([float(i)], 1.0) for i in range(10)] + [([-i - 1.0], 0.0) for i in range(160)]
+    df = spark.createDataFrame(rows, "features array<float>, label double")
+    with caplog.at_level("WARNING", logger="fraud_app.balancing.unionpay"):
+        BalancedBaggingClassifier(numSubsets=2, normalRatio=0.05)._subsets(df, None)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1, warned
+    assert (
+        "raise normalRatio to at least 1 (0.05 keeps ceil(normalRatio x frauds) = 1 normal(s) "
+        "per subset), or use DlcoreClassifier" in warned[0]
+    ), warned[0]
+    assert "numSubsets" not in warned[0] and "balancing." not in warned[0], warned[0]
