@@ -70,7 +70,7 @@ from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.connect import BARRIER, require_classic
 from fraud_app.spark.data import PartitionData
 from fraud_app.spark.session import check_barrier_slots
-from fraud_app.spark.summary import DataSummary
+from fraud_app.spark.summary import DataSummary, label_text
 from fraud_app.spark.validation_rows import collect_validation
 
 logger = logging.getLogger(__name__)
@@ -298,6 +298,9 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
             seed=cfg.seed,
             weight_col=wcol,
         )
+        # checked as the training rows are (trainer's pass): an infinite feature was scored
+        # and ranked, a label 2.0 or null was an error from dlcore's AP naming no column
+        _check_validation_rows(held_out, self.getFeaturesCol(), self.getLabelCol(), what)
         if wcol:
             _check_validation_weights(held_out.w, wcol, what)
             counted = held_out.w > 0  # the AP's weights must be > 0: rows of 0 left out
@@ -320,6 +323,26 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
             what,
             plan=MemberPlan(iterations=iterations, warm_start=warm),
             checkpoint_root=f"{root}/refit" if root else None,
+        )
+
+
+def _check_validation_rows(held_out: PartitionData, fcol: str, lcol: str, what: str) -> None:
+    """The validation rows' features and labels, as check_content checks the training rows'
+    (the validation rows were not read by the trainer's pass)."""
+    X, y, n = held_out.X, held_out.y, len(held_out.y)
+    bad_rows = ~np.isfinite(X).all(axis=1)
+    if bad_rows.any():
+        raise SchemaError(
+            f"{what}: features column {fcol!r} holds null, NaN or infinite values in "
+            f"{int(bad_rows.sum())} of the {n} validation rows (features are float32: a "
+            "number beyond +-3.4e38 is infinite too); impute them (e.g. "
+            "pyspark.ml.feature.Imputer) or drop those rows: early stopping scores them"
+        )
+    bad = (y != 0) & (y != 1)  # NaN (a null label) too
+    if bad.any():
+        raise SchemaError(
+            f"{what}: label column {lcol!r} must hold only 0 and 1 (binary); {int(bad.sum())} "
+            f"of the {n} validation rows do not (e.g. {label_text(float(y[bad][0]))})"
         )
 
 

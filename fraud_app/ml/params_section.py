@@ -117,12 +117,23 @@ def _validated_section(params: DlcoreParams, spec: dict) -> TrainingSection:
 
 
 def _check_validation_use(params: DlcoreParams) -> None:
-    """validationFraction in [0, 1); refit needs validation rows to count iterations."""
+    """validationFraction in [0, 1), not beside validationIndicatorCol; refit needs
+    validation rows to count iterations."""
     g = params.getOrDefault
     fraction = g(params.validationFraction)
     if not 0 <= fraction < 1:
         raise ConfigError(
             f"{type(params).__name__}: validationFraction must be in [0, 1). Received: {fraction}"
+        )
+    indicator = params._opt(params.validationIndicatorCol)
+    if indicator and fraction > 0:
+        # the column chose the rows and the fraction was ignored without a word: a grid
+        # over validationFraction fitted the same model at every point (session 55)
+        raise ConfigError(
+            f"{type(params).__name__}: validationIndicatorCol ({indicator!r}) and "
+            f"validationFraction ({fraction}) both choose the validation rows; set one: the "
+            "column marks them, the fraction holds out that share by row hash (unset the "
+            "column, or set validationFraction=0.0)"
         )
     if g(params.refit) and not params.has_validation():
         raise ConfigError(

@@ -285,10 +285,10 @@ def check_content(summary: DataSummary, features_col: str, label_col: str, what:
     if summary.bad_labels:
         raise SchemaError(
             f"{what}: label column {label_col!r} must hold only 0 and 1 (binary); "
-            f"{summary.bad_labels} rows do not (e.g. {_label_text(summary.bad_label_example)})"
+            f"{summary.bad_labels} rows do not (e.g. {label_text(summary.bad_label_example)})"
         )
 
 
-def _label_text(value: float) -> str:
+def label_text(value: float) -> str:
     # a null label reaches the arrays as NaN: name both, the user's data most likely has nulls
     return "a null or NaN label" if math.isnan(value) else repr(value)

@@ -414,6 +414,59 @@ def test_validation_rows_of_one_class_are_named_in_the_estimator_s_params(vector
         DlcoreClassifier(**FAST, validationFraction=0.001).fit(df)
 
 
+def _in_validation_rows(df, column, value):
+    """`column` set to `value` in 2 of the validation rows (v: id % 3 == 0)."""
+    return df.withColumn("v", F.col("id") % 3 == 0).withColumn(
+        column, F.when(F.col("id").isin(3, 6), value).otherwise(F.col(column))
+    )
+
+
+def _infinite():
+    return F.array(*[F.lit(x).cast("float") for x in (float("inf"), 0.0, 0.0, 0.0)])
+
+
+@pytest.mark.parametrize("estimator", [DlcoreClassifier, BalancedBaggingClassifier])
+@pytest.mark.parametrize(
+    ("column", "value", "match"),
+    [
+        # scored and ranked in the validation AP without a word (the training rows refuse it)
+        (
+            "features",
+            _infinite,
+            r"features column 'features' holds null, NaN or infinite values in 2 of the \d+ "
+            r"validation rows",
+        ),
+        # dlcore's "ConfigError: y_true must hold only labels 0 and 1", naming no column,
+        # after the first training group
+        (
+            "label",
+            lambda: F.lit(2.0),
+            r"label column 'label' must hold only 0 and 1 \(binary\); 2 of the \d+ validation "
+            r"rows do not \(e\.g\. 2\.0\)",
+        ),
+        (
+            "label",
+            lambda: F.lit(None).cast("double"),
+            r"label column 'label' must hold only 0 and 1 \(binary\); 2 of the \d+ validation "
+            r"rows do not \(e\.g\. a null or NaN label\)",
+        ),
+    ],
+    ids=["infinite feature", "label 2.0", "null label"],
+)
+def test_validation_rows_are_checked_as_training_rows_are(
+    array_df, estimator, column, value, match
+):
+    """The validation rows (early stopping's AP, validation_ap) are not read by the
+    trainer's pass: an infinite feature was scored and ranked without a word; a label 2.0
+    or null was dlcore's AP error naming no column, after training had started."""
+    df = _in_validation_rows(array_df, column, value())
+    params = {**FAST, "validationIndicatorCol": "v"}
+    if estimator is BalancedBaggingClassifier:
+        params["numSubsets"] = 2
+    with pytest.raises(SchemaError, match=f"^{estimator.__name__}.fit: {match}"):
+        estimator(**params).fit(df)
+
+
 def test_a_bagging_subset_without_normals_names_num_subsets(vector_df):
     """40 subsets share ~230 normals out at random: one got none, and the error said only
     'label column holds only 1 (no normal) rows in the 69 training rows' of data that has

@@ -212,6 +212,11 @@ def test_input_noise_and_weight_averaging_map_onto_the_section():
         ({"numWorkers": 3, "batchSize": 64}, "divisible"),
         ({"validationFraction": 1.0}, "validationFraction"),
         ({"refit": True}, "refit=True needs validation rows"),
+        # the column chose the rows and the fraction was ignored: a grid over
+        # validationFraction compared one model with itself (session 55)
+        ({"validationIndicatorCol": "v", "validationFraction": 0.2},
+         r"validationIndicatorCol \('v'\) and validationFraction \(0\.2\) both choose the "
+         r"validation rows; set one"),
         # the param's own name (they said model.input_noise, average_best, mixup_alpha)
         ({"inputNoise": -0.1}, r"invalid param inputNoise: "),
         ({"averageBest": 0, "validationFraction": 0.2}, r"invalid param averageBest: "),
