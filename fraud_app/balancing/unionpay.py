@@ -132,8 +132,16 @@ class UnionPaySubsets(BalancingStrategy):
 def majority_fix(
     keys: tuple[str, str], k: int, ratio: float | None, most: int, cap: int | None
 ) -> str:
-    """`set <subsets key> to at most most`, and / or `raise <ratio key>` when its cap binds."""
+    """`set <subsets key> to at most most`, and / or `raise <ratio key>` when its cap binds.
+    With k already at most `most` (and no cap), the hash split's uneven shares are the
+    cause: the advice names a count below k (it said "at most 3" of 3 subsets: lead,
+    session 55, from probe55a's note)."""
     subsets = f"set {keys[0]} to at most {most} (normals // frauds)"
+    if k <= most:
+        subsets = (
+            f"set {keys[0]} to at most {max(1, k - 1)} (normals // frauds is {most}, and "
+            f"{k} shares of the normals drawn by hash leave some below the frauds)"
+        )
     if cap is None:
         return subsets
     raise_ratio = (

@@ -122,3 +122,17 @@ def test_the_fraud_majority_advice_names_a_normal_ratio_that_caps_the_subsets(
         UnionPaySubsets(n_subsets=k, normal_ratio=0.01, seed=1).balance(df)
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warned) == 1 and advice in warned[0], warned
+
+
+def test_the_advice_names_fewer_subsets_when_the_count_is_already_within_the_bound():
+    """probe55a's note (lead, session 55): 3 subsets with normals // frauds = 3, one hash
+    share short of the frauds: the advice was "set numSubsets to at most 3"."""
+    from fraud_app.balancing.unionpay import majority_fix
+
+    keys = ("numSubsets", "normalRatio")
+    said = majority_fix(keys, 3, None, 3, None)
+    assert said.startswith("set numSubsets to at most 2 (normals // frauds is 3, and 3 shares")
+    assert majority_fix(keys, 5, None, 3, None) == (
+        "set numSubsets to at most 3 (normals // frauds)"
+    )
+    assert majority_fix(keys, 2, None, 9, None).startswith("set numSubsets to at most 1 ")
