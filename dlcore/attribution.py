@@ -127,7 +127,8 @@ def _feature_sums(d: int):
     ramps (PiecewiseLinear's column order)."""
 
     def fold(a: np.ndarray) -> np.ndarray:
-        return a[:, :d] + a[:, d:].reshape(len(a), d, -1).sum(axis=2)
+        # the bins spelt out: reshape's -1 cannot be inferred for 0 rows (a ValueError)
+        return a[:, :d] + a[:, d:].reshape(len(a), d, (a.shape[1] - d) // d).sum(axis=2)
 
     return fold
 

@@ -46,9 +46,10 @@ values) has a ramp that is always 0, so its first-layer weights are left out of 
 layer's own operations ((z - lower) * inv_width, clipped to [0, 1]), so each ramp has the
 layer's bits.
 
-`compile_ensemble` returns None for anything else (other layers, members that differ in
-shape, dtype, their standardisation's clip, or their encoding); callers then score member
-by member (model by model, outside this guarantee).
+`compile_ensemble` returns None for anything else (other layers, a leaky ReLU with a
+negative slope, whose derivative the backward pass cannot read from its output, members that
+differ in shape, dtype, their standardisation's clip, or their encoding); callers then score
+member by member (model by model, outside this guarantee).
 """
 
 from __future__ import annotations

@@ -34,7 +34,8 @@ class Act:
             np.tanh(H, out=H)
 
     def derivative(self, Y: np.ndarray) -> np.ndarray:
-        """d act / d input, from the activation's OUTPUT Y (all three allow it)."""
+        """d act / d input, from the activation's OUTPUT Y (all three allow it; a leaky
+        ReLU only with a slope >= 0, see `activation`)."""
         if self.kind == "relu":
             return Y > 0
         if self.kind == "leaky_relu":
@@ -46,6 +47,11 @@ def activation(layer) -> Act | None:
     if type(layer) is ReLU:
         return Act("relu")
     if type(layer) is LeakyReLU:
+        # A negative slope (PyTorch and ONNX allow any) maps negative inputs to positive
+        # outputs, so the derivative cannot be read from the output: not fused (probe55e:
+        # the plan's gradient and attribution took slope 1 there, up to 0.65 off).
+        if layer.negative_slope < 0:
+            return None
         return Act("leaky_relu", layer.negative_slope)
     if type(layer) is Tanh:
         return Act("tanh")

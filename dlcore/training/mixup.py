@@ -6,7 +6,9 @@ weight lam_i ~ Beta(alpha, alpha): X_i' = lam_i X_i + (1 - lam_i) X_perm[i], and
 the sample weight alike, so the labels become soft (a loss that takes y in [0, 1] is needed:
 binary cross-entropy does, focal loss is defined for 0/1 labels only). Deterministic for the
 generator's state; the caller seeds it (the distributed worker with (seed, rank, iteration),
-so the result does not depend on how iterations fall into groups and stages).
+so the result does not depend on how iterations fall into groups and stages). Float arrays
+keep their dtype; integer or boolean ones (0/1 labels, integer weights) come back as floats
+(float64, float32 for booleans), as soft labels must.
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ def mixup_batch(
     perm = rng.permutation(n)
 
     def mix(a: np.ndarray) -> np.ndarray:
-        weight = lam.astype(a.dtype).reshape((n,) + (1,) * (a.ndim - 1))
+        # in a float dtype: lam cast to an integer array's dtype was 0 (1 where lam was 1),
+        # so integer 0/1 labels became the partner row's label while X was mixed by lam
+        a = np.asarray(a)
+        dt = np.result_type(a.dtype, np.float32) if a.dtype.kind != "f" else a.dtype
+        weight = lam.astype(dt).reshape((n,) + (1,) * (a.ndim - 1))
         return a * weight + a[perm] * (1 - weight)
 
     return mix(X), mix(y), None if w is None else mix(w)

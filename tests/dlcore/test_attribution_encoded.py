@@ -115,3 +115,15 @@ def test_a_dropout_before_the_encoding_is_skipped_as_the_fused_plan_skips_it():
     _proba, attr = fused.proba_and_attribution(X, BASELINE)
     _, ref = ensemble_attribution(members, X, BASELINE)
     np.testing.assert_allclose(ref, attr, rtol=0, atol=1e-9)  # was: up to 0.19 apart
+
+
+def test_no_rows_give_an_empty_attribution_as_the_fused_plan_does():
+    # probe55e: the per-feature fold reshaped with -1, which NumPy cannot infer for 0 rows
+    # (ValueError: cannot reshape array of size 0 into shape (0,3,newaxis))
+    models = [_member(0), _member(1, hidden=5)]
+    X = np.zeros((0, D))
+    proba, attr = ensemble_attribution(models, X, np.zeros(D))
+    assert proba.shape == (0,) and attr.shape == (0, D)
+    fused = compile_ensemble([_member(0, hidden=5), _member(1, hidden=5)])
+    assert fused is not None
+    assert fused.proba_and_attribution(X, np.zeros(D))[1].shape == (0, D)

@@ -336,6 +336,33 @@ def test_what_cannot_be_fused_is_refused():
     assert compile_ensemble([]) is None
 
 
+@pytest.mark.parametrize("slope", [-0.5, -2.0])
+def test_a_leaky_relu_with_a_negative_slope_is_not_fused(slope):
+    # probe55e: the plan read the leaky ReLU's derivative from its output (slope where the
+    # output is <= 0); a negative slope makes negative inputs' outputs positive, so the
+    # plan took slope 1 there: its gradient and attribution were up to 0.65 off the
+    # members' (the scores were right). Such members are scored member by member.
+    def member(seed):
+        layers = [Standardize(clip=None), Linear(8), LeakyReLU(slope), Linear(4)]
+        layers += [LeakyReLU(slope), Linear(1)]
+        model = Model(Sequential(layers), in_features=D, seed=seed, dtype="float64")
+        rng = np.random.default_rng(seed + 100)
+        model.layer.layers[0].set_statistics(rng.standard_normal(D), rng.random(D) + 0.5)
+        return model
+
+    models = [member(0), member(1)]
+    assert compile_ensemble(models) is None
+    # the members' own attribution is the finite-difference one (what the plan must match)
+    X = np.random.default_rng(77).standard_normal((6, D))
+    _, attr = ensemble_attribution(models, X, np.zeros(D), space="input")
+    h = 1e-6
+    fd = np.stack([(_reference(models, X + h * e) - _reference(models, X - h * e)) / (2 * h)
+                   for e in np.eye(D)], axis=1)  # fmt: skip
+    np.testing.assert_allclose(attr, fd * X, rtol=0, atol=1e-8)
+    # slope 0 and positive slopes are still fused (their derivative is readable)
+    assert compile_ensemble([_member(0, act="leaky")]) is not None
+
+
 def test_wrong_width_is_a_shape_error():
     fused = compile_ensemble([_member(0)])
     with pytest.raises(ShapeError, match=r"shape \(batch, 7\)"):

@@ -51,3 +51,22 @@ def test_bad_alpha_is_refused(alpha):
     X, y, w = _batch()
     with pytest.raises(ConfigError, match="alpha must be a finite number >= 0"):
         mixup_batch(X, y, w, alpha, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.bool_])
+def test_integer_labels_and_weights_are_mixed_as_floats(dtype):
+    # probe55e: lam cast to the labels' integer dtype was 0, so y' was the partner row's
+    # label (y' = y[perm]) while X was mixed by lam: a row 94 % fraud labelled 0
+    X, y, w = _batch(n=32)
+    yi, wi = y.astype(dtype), (w > 1).astype(dtype) + (dtype is not np.bool_)
+    X2, y2, w2 = mixup_batch(X, yi, wi, 0.4, np.random.default_rng(3))
+    rng = np.random.default_rng(3)
+    lam = rng.beta(0.4, 0.4, size=len(X))
+    perm = rng.permutation(len(X))
+    assert y2.dtype.kind == "f" and w2.dtype.kind == "f"
+    yf, wf = yi.astype(np.float64), wi.astype(np.float64)
+    np.testing.assert_allclose(y2, lam * yf + (1 - lam) * yf[perm], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(w2, lam * wf + (1 - lam) * wf[perm], rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        X2, lam[:, None] * X + (1 - lam[:, None]) * X[perm], rtol=1e-5, atol=1e-6
+    )

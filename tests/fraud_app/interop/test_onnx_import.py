@@ -432,3 +432,47 @@ def test_any_run_of_sub_div_mul_add_folds_into_one_standardize():
     zero = [helper.make_node("Mul", ["x", "z"], ["y"], name="zero")]
     with pytest.raises(OnnxConversionError, match="'zero' \\(Mul\\): a zero Mul factor"):
         model_from_onnx(graph_model(zero, [const("z", np.zeros(4))], n_out=4))
+
+
+def test_a_negative_leaky_relu_alpha_gets_the_attribution_of_its_scores():
+    # probe55e: the fused plan read LeakyRelu's slope from its output; alpha -0.5 makes a
+    # negative input's output positive, so it took slope 1 there. On this graph the
+    # scoring reasons' attribution was up to 2.8 off (reason_1 changed in 316 of 1,000
+    # rows); now such members are scored member by member and the attribution is the
+    # scores' own (finite differences x (X - baseline), no clip here)
+    nodes = [
+        helper.make_node("Sub", ["x", "mu"], ["a"], name="std/Sub"),
+        helper.make_node("Div", ["a", "sd"], ["b"], name="std/Div"),
+        helper.make_node("Gemm", ["b", "W1", "B1"], ["h"], name="fc1", transB=1),
+        helper.make_node("LeakyRelu", ["h"], ["l"], name="act", alpha=-0.5),
+        helper.make_node("Gemm", ["l", "W2", "B2"], ["o"], name="fc2", transB=1),
+        helper.make_node("Sigmoid", ["o"], ["y"], name="out"),
+    ]
+    rng = np.random.default_rng(3)
+    inits = [
+        const("mu", rng.normal(size=4)),
+        const("sd", rng.uniform(0.5, 2, size=4)),
+        const("W1", rng.normal(size=(8, 4))),
+        const("B1", rng.normal(size=8)),
+        const("W2", rng.normal(size=(1, 8))),
+        const("B2", rng.normal(size=1)),
+    ]
+    proto = graph_model(nodes, inits)
+    ensemble = ensemble_from_onnx(proto)
+    X = rng.normal(size=(40, 4)).astype(np.float32).astype(np.float64)
+    np.testing.assert_allclose(
+        ensemble.predict_proba(X),
+        ort_run(proto, X.astype(np.float32))[0][:, 0],
+        rtol=RTOL,
+        atol=ATOL,
+    )
+    _, attr = ensemble.proba_and_attribution(X, np.zeros(4))
+    h = 1e-3
+    fd = np.stack(
+        [
+            (ensemble.predict_proba(X + h * e) - ensemble.predict_proba(X - h * e)) / (2 * h)
+            for e in np.eye(4)
+        ],
+        axis=1,
+    )
+    np.testing.assert_allclose(attr, fd * X, rtol=1e-3, atol=1e-4)  # FD of float32 inputs
