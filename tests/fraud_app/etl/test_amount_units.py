@@ -11,7 +11,6 @@ import shutil
 import pytest
 
 from fraud_app.config import load_config
-from fraud_app.data.generator import generate_raw, write_raw
 from fraud_app.errors import ConfigError, SchemaError
 from fraud_app.etl.pipeline import run_etl
 from tests.fraud_app.etl.test_hostile_inputs import _quarantine, _rows, _run, assert_accounted
@@ -288,19 +287,6 @@ def test_an_append_converts_as_the_first_load_did(spark, tmp_path, caplog,
     assert (result.previous_rows, result.output_rows) == (2, 3)
     amounts = {t: r["amount"] for t, r in _rows(spark, result).items()}
     assert amounts == {"t0": 10.0, "t1": 5.0, "u1": 10.0}
-
-
-def test_the_generated_data_raises_no_amount_warning(spark, tmp_path, caplog) -> None:
-    # configs/demo.yaml's reading of the generator's files, at a small size
-    config = load_config("configs/demo.yaml", {
-        "paths.root": str(tmp_path), "generate.n_transactions": 3000, "generate.n_cards": 300,
-        "generate.n_merchants": 60, "generate.partitions": 1, "generate.days": 5})  # fmt: skip
-    write_raw(generate_raw(spark, config.generate), str(config.paths.resolve("raw")), "csv")
-    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
-        result = run_etl(spark, config)
-    assert result.output_rows > 2900
-    assert (result.currency_column, result.amounts_look_minor) == (None, {})
-    assert not _warnings(caplog)
 
 
 def test_an_append_read_otherwise_than_the_table_is_named(spark, tmp_path, caplog,
