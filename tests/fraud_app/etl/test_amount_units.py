@@ -11,7 +11,6 @@ import shutil
 import pytest
 
 from fraud_app.config import load_config
-from fraud_app.data.generator import generate_raw, write_raw
 from fraud_app.errors import ConfigError, SchemaError
 from fraud_app.etl.pipeline import run_etl
 from tests.fraud_app.etl.test_hostile_inputs import _quarantine, _rows, _run, assert_accounted
@@ -221,13 +220,51 @@ def _whole(n: int) -> list[str]:
     return [str(500 + 97 * i) for i in range(n)]  # 500 .. ~4,300: cents of 5 .. 43
 
 
-def test_whole_amounts_with_a_large_median_look_like_minor_units(spark, tmp_path,
-                                                                 caplog) -> None:  # fmt: skip
-    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
-        result = _run(spark, tmp_path, {"a.csv": _csv(_whole(40))})
-    assert result.amounts_look_minor["rows"] == 40
-    assert result.amounts_look_minor["median"] >= 1000
-    (said,) = _warnings(caplog)
+class _Said(logging.Handler):
+    """The WARNINGs of fraud_app.etl.amounts while a module fixture loads (caplog is a
+    test's own)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _run_saying(spark, base, files: dict[str, object], **etl):
+    """`_run` and the amount WARNINGs it raised."""
+    amounts, said = logging.getLogger("fraud_app.etl.amounts"), _Said()
+    level = amounts.level
+    amounts.addHandler(said)
+    amounts.setLevel(logging.WARNING)
+    try:
+        return _run(spark, base, files, **etl), said.messages
+    finally:
+        amounts.removeHandler(said)
+        amounts.setLevel(level)
+
+
+# One load of whole amounts with a large median (40, ids t) and of amounts beyond a long
+# (30 x e39, ids e), which a raised etl.bounds.max_amount admits: the minor-unit look of
+# both, read by the two tests below; was a load each (session 55)
+WHOLE_AND_BIG = {
+    "a.csv": _csv(_whole(40)),
+    "b.csv": _csv([f"{i}e39" for i in range(1, 31)], ids="e"),
+}
+
+
+@pytest.fixture(scope="module")
+def whole_and_big(spark, tmp_path_factory):
+    base = tmp_path_factory.mktemp("whole-and-big")
+    return _run_saying(spark, base, WHOLE_AND_BIG, bounds={"max_amount": 1e300})
+
+
+def test_whole_amounts_with_a_large_median_look_like_minor_units(whole_and_big) -> None:
+    result, said = whole_and_big
+    assert result.output_rows == 70 and result.amounts_look_minor["rows"] == 70
+    assert result.amounts_look_minor["median"] >= 1000  # 3,798: a whole one
+    (said,) = said
     assert "they look like minor units" in said and "etl.amount_minor_units: 2" in said
 
 
@@ -235,7 +272,7 @@ def test_whole_amounts_with_a_large_median_look_like_minor_units(spark, tmp_path
     ("amounts", "etl"),
     [
         (_whole(40), {"amount_minor_units": 0}),  # said to be major units (JPY)
-        ([*_whole(38), "1234.5", "600"], {}),  # one fraction
+        # one fraction among whole amounts: the first load of `default_first`
         ([str(10 + i) for i in range(40)], {}),  # whole but small: major units
         (_whole(10), {}),  # too few rows to tell
     ],
@@ -246,13 +283,25 @@ def test_no_minor_unit_warning(spark, tmp_path, caplog, amounts, etl) -> None:
     assert result.amounts_look_minor == {} and not _warnings(caplog)
 
 
+# One fraction among whole amounts (a table loaded in cents read as written: 1234.5 the
+# one row that says otherwise): no minor-unit look. The first load of the append tests and
+# test_no_minor_unit_warning's case of one fraction, which was a load of its own (session 55)
+ONE_FRACTION = [*_whole(38), "1234.5", "600"]
+
+
 @pytest.fixture(scope="module")
 def default_first(spark, tmp_path_factory):
-    """A first load read with the default settings, whole and fractional amounts (1050 and
-    990: a table loaded in cents read as written; 28 x 10.5), its folder (in/, work/) and
-    result; each test appends to its own copy (`_copy`)."""
+    """A first load of ONE_FRACTION read with the default settings: its folder (in/,
+    work/), result and the amount WARNINGs it raised; each append test appends to its own
+    copy (`_copy`)."""
     base = tmp_path_factory.mktemp("default-first")
-    return base, _run(spark, base, {"a.csv": _csv(["1050", "990", *["10.5"] * 28])})
+    return (base, *_run_saying(spark, base, {"a.csv": _csv(ONE_FRACTION)}))
+
+
+def test_one_fraction_among_whole_amounts_raises_no_minor_unit_warning(default_first) -> None:
+    _, result, said = default_first
+    assert result.output_rows == len(ONE_FRACTION)
+    assert result.amounts_look_minor == {} and not said
 
 
 def _copy(first, tmp_path):
@@ -266,7 +315,7 @@ def _copy(first, tmp_path):
 def test_the_minor_unit_look_is_asked_of_a_first_load_only(spark, tmp_path, caplog,
                                                            default_first) -> None:  # fmt: skip
     first = _copy(default_first, tmp_path)
-    assert first.output_rows == 30 and first.amounts_look_minor == {}  # 28 fractions
+    assert first.output_rows == 40 and first.amounts_look_minor == {}  # one fraction
     config = load_config(None, {"paths.root": str(tmp_path / "work"), "etl": {
         "input": str(tmp_path / "in"), "mode": "append"}})  # fmt: skip
     (tmp_path / "in" / "b.csv").write_text(_csv(_whole(30), ids="u"))
@@ -290,23 +339,10 @@ def test_an_append_converts_as_the_first_load_did(spark, tmp_path, caplog,
     assert amounts == {"t0": 10.0, "t1": 5.0, "u1": 10.0}
 
 
-def test_the_generated_data_raises_no_amount_warning(spark, tmp_path, caplog) -> None:
-    # configs/demo.yaml's reading of the generator's files, at a small size
-    config = load_config("configs/demo.yaml", {
-        "paths.root": str(tmp_path), "generate.n_transactions": 3000, "generate.n_cards": 300,
-        "generate.n_merchants": 60, "generate.partitions": 1, "generate.days": 5})  # fmt: skip
-    write_raw(generate_raw(spark, config.generate), str(config.paths.resolve("raw")), "csv")
-    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
-        result = run_etl(spark, config)
-    assert result.output_rows > 2900
-    assert (result.currency_column, result.amounts_look_minor) == (None, {})
-    assert not _warnings(caplog)
-
-
 def test_an_append_read_otherwise_than_the_table_is_named(spark, tmp_path, caplog,
                                                          default_first) -> None:  # fmt: skip
     # the table loaded in cents read as written, then the setting added for the next day:
-    # the table mixes 1050 (10.50 read as written) with 10.50
+    # the table mixes 500 (5.00 read as written) with 11.00
     first = _copy(default_first, tmp_path)
     assert first.amount_reading == {"minor_units": None, "currency": None}
     (tmp_path / "in" / "b.csv").write_text(_csv(["1100"], ids="u"))
@@ -320,18 +356,21 @@ def test_an_append_read_otherwise_than_the_table_is_named(spark, tmp_path, caplo
     assert "read them with None and None" in said
 
 
-def test_huge_amounts_under_minor_units_are_quarantined_not_a_crash(spark, tmp_path,
-                                                                    minor) -> None:  # fmt: skip
+def test_huge_amounts_under_minor_units_are_quarantined_not_a_crash(spark, minor,
+                                                                    whole_and_big) -> None:  # fmt: skip
     # the integrality test was floor(), a long: 1e308 (the generator's absurd amount)
     # stopped the whole run with ARITHMETIC_OVERFLOW (ANSI mode) instead of its rule
     assert_accounted(spark, minor, MINOR_RECORDS)
     assert _rows(spark, minor)["h2"]["amount"] == 10.5
     q = _quarantine(spark, minor)
     assert (q["h0"][0], q["h1"][0]) == ("amount_above_maximum", "non_finite_amount")
-    # and the minor-unit look of amounts beyond a long, which a raised max_amount admits
-    big = [f"{i}e39" for i in range(1, 31)]
-    result = _run(spark, tmp_path / "big", {"a.csv": _csv(big)}, bounds={"max_amount": 1e300})
-    assert result.output_rows == 30 and result.amounts_look_minor["rows"] == 30
+    # and the minor-unit look of amounts beyond a long, which a raised max_amount admits:
+    # the 30 e39 rows published and counted in the look beside the 40 whole ones
+    result, _ = whole_and_big
+    assert result.output_rows == 70 and result.amounts_look_minor["rows"] == 70
+    assert {t: r["amount"] for t, r in _rows(spark, result).items() if t.startswith("e")} == {
+        f"e{i}": float(f"{i + 1}e39") for i in range(30)
+    }
 
 
 def test_a_numeric_currency_code_written_by_a_float_is_that_code(spark, tmp_path) -> None:
