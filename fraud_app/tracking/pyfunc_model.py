@@ -19,7 +19,9 @@ scored around the bad row. A string that is no number, or a missing or misnamed 
 is refused by MLflow's signature check before `predict` (naming the column); columns are
 read by name (order and extra columns do not matter); MLflow reads an int32 column as
 double but refuses an int64 one (pandas' default) unless all its values are 0 or 1: cast
-integer columns to float64 first. The scores keep the input's index.
+integer columns to float64 first. The scores keep the input's index. `mlflow.pyfunc.spark_udf`:
+call `udf()` or `udf(struct(...))` (read by name); separate column arguments are named by
+MLflow by their position in the signature, whatever their own names (README).
 """
 
 from __future__ import annotations

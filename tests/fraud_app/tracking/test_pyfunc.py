@@ -101,6 +101,31 @@ def test_pyfunc_in_fresh_process_matches_spark_scores(logged):
     np.testing.assert_array_equal(got, logged["expected"])  # the same bits
 
 
+def test_spark_udf_reads_columns_by_name_only_without_arguments_or_through_a_struct(spark, logged):
+    """README's contract for `mlflow.pyfunc.spark_udf`: `udf()` and `udf(struct(...))` read the
+    feature columns by name (any order, extra fields ignored) and give the Spark scoring path's
+    scores to the bit. Columns given as separate arguments are read by POSITION in the
+    signature's order (MLflow names them): another order scores each column as another
+    feature without an error, which the README warns of; this pins that MLflow behaviour."""
+    from pyspark.sql import functions as F
+
+    mlflow.set_tracking_uri(logged["uri"])
+    rows = [(i, *map(float, x)) for i, x in enumerate(logged["X"])]
+    df = spark.createDataFrame(rows, ["row", *h.NAMES]).withColumn("noise", F.lit(7.0))
+    udf = mlflow.pyfunc.spark_udf(spark, "models:/fraud-ensemble/1", env_manager="local",
+                                  result_type="double")  # fmt: skip
+    reordered = F.struct("noise", *h.NAMES[::-1])
+
+    def scores(column) -> np.ndarray:
+        out = df.select("row", column.alias("s")).orderBy("row").collect()
+        return np.array([r["s"] for r in out], dtype=np.float64)
+
+    np.testing.assert_array_equal(scores(udf()), logged["expected"])
+    np.testing.assert_array_equal(scores(udf(reordered)), logged["expected"])
+    by_position = scores(udf(*h.NAMES[::-1]))
+    assert not np.allclose(by_position, logged["expected"]), "MLflow now reads names: update README"
+
+
 def test_logged_model_holds_no_pickle(logged):
     path = Path(mlflow.artifacts.download_artifacts(
         artifact_uri=logged["info"].model_uri, dst_path=str(logged["root"] / "dl")))  # fmt: skip
@@ -148,18 +173,25 @@ def test_mlflow_models_serve_answers_with_the_same_scores(logged):
     )  # fmt: skip
     try:
         _wait_ping(port, proc, log, deadline_s=120)
-        body = {"dataframe_split": input_frame(logged["X"], h.NAMES).to_dict(orient="split")}
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{port}/invocations", data=json.dumps(body).encode(),
-            headers={"Content-Type": "application/json"},
-        )  # fmt: skip
-        with urllib.request.urlopen(req, timeout=60) as r:
-            answer = json.loads(r.read())
-        got = np.array([p if not isinstance(p, dict) else p["fraud_score"]
-                        for p in answer["predictions"]], dtype=np.float64)  # fmt: skip
-        np.testing.assert_array_equal(got, logged["expected"])  # the same bits
+        frame = input_frame(logged["X"], h.NAMES)
+        np.testing.assert_array_equal(_post(port, frame), logged["expected"])  # the same bits
+        # columns by name: the same rows with the columns in another order
+        np.testing.assert_array_equal(_post(port, frame[h.NAMES[::-1]]), logged["expected"])
     finally:
         _stop(proc)
+
+
+def _post(port: int, frame) -> np.ndarray:
+    """The server's fraud scores for `frame`, sent as `dataframe_split`."""
+    body = {"dataframe_split": frame.to_dict(orient="split")}
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}/invocations", data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(req, timeout=60) as r:
+        answer = json.loads(r.read())
+    return np.array([p if not isinstance(p, dict) else p["fraud_score"]
+                     for p in answer["predictions"]], dtype=np.float64)  # fmt: skip
 
 
 def _stop(proc) -> None:
