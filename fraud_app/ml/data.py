@@ -293,7 +293,7 @@ _SUMMARY_SCHEMA = (
     "bad_labels long, bad_label_example double, s1 array<double>, s2 array<double>, "
     "negative_weights long, nonfinite_weights long, negative_weight_example double, "
     "weight_sum double, positive_weight_sum double, lo array<double>, hi array<double>, "
-    "ws1 array<double>, ws2 array<double>"
+    "ws1 array<double>, ws2 array<double>, content long"
 )
 
 

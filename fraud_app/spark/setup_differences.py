@@ -23,6 +23,9 @@ SETUP_NAMES = {
     "shuffle": "DistributedConfig.shuffle (the order each worker reads its rows in)",
     "rows": "the training rows' count",
     "data": "the training data (its labels, features or weights)",
+    "data_rows": "the training rows, row by row (a checksum of each row's features, label "
+    "and weight: labels or feature values moved to other rows; a checkpoint of a release "
+    "before session 55 has none)",
     "starting_weights": "the starting weights (a warm start from another model)",
     "mixup_alpha": "training.distributed.mixup_alpha",
     "compression": "training.distributed.compression",
@@ -43,7 +46,7 @@ def setup_differences(saved: Any, current: dict[str, Any] | None) -> str:
         if old == new:
             continue
         name = SETUP_NAMES.get(key, key)
-        if key in ("data", "starting_weights"):  # digests: nothing to show
+        if key in ("data", "data_rows", "starting_weights"):  # digests: nothing to show
             changed.append(f"{name} changed")
             continue
         leaves = _leaf_differences(old, new, key)

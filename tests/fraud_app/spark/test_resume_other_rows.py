@@ -1,0 +1,93 @@
+"""A checkpoint is resumed only over the rows it was trained on, row by row.
+
+The setup matched a checkpoint to its data by `DataSummary.digest()`: counts, positives and
+per-feature sums. Labels moved between rows (half the frauds' labels given to as many
+normal rows), or one feature's values dealt to other rows, leave all of those unchanged:
+such a run resumed from the other data's checkpoint without a word and ended as neither
+run (session 55). The setup now also holds a checksum of every row (`data_rows`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcore.layers import Linear, ReLU, Sequential
+from dlcore.losses import BCEWithLogits
+from dlcore.model import Model
+from dlcore.optimizers import Adam
+from fraud_app.spark.checkpoint import ForeignCheckpointError
+from fraud_app.spark.config import DistributedConfig
+from fraud_app.spark.summary import DataSummary, summarize_arrays
+from fraud_app.spark.trainer import DistributedTrainer
+
+D = 5
+
+
+def _rows(n: int = 240) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((n, D)).astype(np.float32)
+    y = (X[:, 0] - X[:, 1] + 0.3 * rng.standard_normal(n) > 0.5).astype(np.float32)
+    return X, y
+
+
+def _labels_moved(y: np.ndarray) -> np.ndarray:
+    """Half the positives' labels given to as many negatives: same counts, other data."""
+    moved = y.copy()
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    k = len(pos) // 2
+    moved[pos[:k]], moved[neg[:k]] = 0, 1
+    return moved
+
+
+def test_rows_moved_between_labels_or_features_are_other_rows_in_any_order():
+    X, y = _rows()
+    w = np.linspace(0.5, 2.0, len(y)).astype(np.float32)
+    base = summarize_arrays(X, y)
+    moved = summarize_arrays(X, _labels_moved(y))
+    assert moved.digest() == base.digest()  # what the setup held alone: blind to it
+    assert moved.content_digest != base.content_digest
+    dealt = X.copy()
+    dealt[:, 2] = dealt[np.random.default_rng(1).permutation(len(y)), 2]
+    assert summarize_arrays(dealt, y).digest() == base.digest()
+    assert summarize_arrays(dealt, y).content_digest != base.content_digest
+    assert (
+        summarize_arrays(X, y, w).content_digest != summarize_arrays(X, y, w[::-1]).content_digest
+    )
+    # the same rows in another order, blocks and partitions: the same checksum
+    order = np.random.default_rng(2).permutation(len(y))
+    parts = [
+        summarize_arrays(X[order][i : i + 37], y[order][i : i + 37]) for i in range(0, 240, 37)
+    ]
+    assert DataSummary.combine(parts).content_digest == base.content_digest
+    zero, negative_zero = X.copy(), X.copy()
+    zero[0, 0], negative_zero[0, 0] = 0.0, -0.0  # equal values, trained alike
+    assert summarize_arrays(negative_zero, y).content == summarize_arrays(zero, y).content
+    assert summarize_arrays(X[:0], y[:0]).content == 0
+
+
+def _fit(df, iterations: int, checkpoint_dir: str):
+    model = Model(Sequential([Linear(8), ReLU(), Linear(1)]), in_features=D, seed=1)
+    config = DistributedConfig(
+        num_workers=2, global_batch_size=32, epochs=None, iterations=iterations, group_size=2,
+        warmup_iterations=2, checkpoint_dir=checkpoint_dir,
+    )  # fmt: skip
+    return DistributedTrainer(model, BCEWithLogits(), Adam(learning_rate=3e-2), config).fit(df)
+
+
+@pytest.mark.spark
+def test_a_checkpoint_of_the_same_counts_and_sums_but_other_rows_is_refused(spark, tmp_path):
+    """Trained 4 iterations on the rows, then asked for 8 on the same rows with half the
+    frauds' labels moved to normal rows: the base resumed from iteration 4 (the digest of
+    counts and sums matched); now refused, naming the rows."""
+    X, y = _rows()
+
+    def frame(labels):
+        rows = [(X[i].tolist(), float(labels[i])) for i in range(len(labels))]
+        return spark.createDataFrame(rows, "features array<float>, label double")
+
+    ckpt = str(tmp_path / "ckpt")
+    _fit(frame(y), 4, ckpt)
+    with pytest.raises(ForeignCheckpointError, match=r"the training rows, row by row .* changed"):
+        _fit(frame(_labels_moved(y)), 8, ckpt)
+    assert _fit(frame(y), 6, ckpt).iterations == 6  # the same rows still resume
