@@ -293,13 +293,15 @@ _SUMMARY_SCHEMA = (
     "bad_labels long, bad_label_example double, s1 array<double>, s2 array<double>, "
     "negative_weights long, nonfinite_weights long, negative_weight_example double, "
     "weight_sum double, positive_weight_sum double, lo array<double>, hi array<double>, "
-    "ws1 array<double>, ws2 array<double>, content long"
+    "ws1 array<double>, ws2 array<double>"
 )
 
 
 def _as_row(part: DataSummary) -> dict:
+    # `content` is the trainer's row checksum, which this pass does not compute
+    row = {k: v for k, v in vars(part).items() if k != "content"}
     return {
-        **vars(part),
+        **row,
         "widths": list(part.widths),
         "s1": part.s1.tolist(),
         "s2": part.s2.tolist(),
