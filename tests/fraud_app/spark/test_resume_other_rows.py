@@ -9,8 +9,11 @@ run (session 55). The setup now also holds a checksum of every row (`data_rows`)
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
+from pyspark.sql import functions as F
 
 from dlcore.layers import Linear, ReLU, Sequential
 from dlcore.losses import BCEWithLogits
@@ -128,10 +131,13 @@ def _fit(df, iterations: int, checkpoint_dir: str):
 
 
 @pytest.mark.spark
-def test_a_checkpoint_of_the_same_counts_and_sums_but_other_rows_is_refused(spark, tmp_path):
+def test_a_checkpoint_of_the_same_counts_and_sums_but_other_rows_is_refused(
+    spark, tmp_path, caplog
+):
     """Trained 4 iterations on the rows, then asked for 8 on the same rows with half the
     frauds' labels moved to normal rows: the base resumed from iteration 4 (the digest of
-    counts and sums matched); now refused, naming the rows."""
+    counts and sums matched); now refused, naming the rows. The same rows in other
+    partitions, as doubles, resume (a refusal there would start every retry over)."""
     X, y = _rows()
 
     def frame(labels):
@@ -142,7 +148,10 @@ def test_a_checkpoint_of_the_same_counts_and_sums_but_other_rows_is_refused(spar
     _fit(frame(y), 4, ckpt)
     with pytest.raises(ForeignCheckpointError, match=r"the training rows, row by row .* changed"):
         _fit(frame(_labels_moved(y)), 8, ckpt)
-    assert _fit(frame(y), 6, ckpt).iterations == 6  # the same rows still resume
+    same = frame(y).select(F.col("features").cast("array<double>"), "label").repartition(3)
+    with caplog.at_level(logging.INFO, logger="fraud_app.spark.grouped"):
+        assert _fit(same, 6, ckpt).iterations == 6
+    assert "resuming from the checkpoint of group 2 at iteration 4" in caplog.text
 
 
 def test_a_checkpoint_written_before_the_row_checksum_is_refused_for_that_reason():
