@@ -298,8 +298,10 @@ _SUMMARY_SCHEMA = (
 
 
 def _as_row(part: DataSummary) -> dict:
+    # `content` is the trainer's row checksum, which this pass does not compute
+    row = {k: v for k, v in vars(part).items() if k != "content"}
     return {
-        **vars(part),
+        **row,
         "widths": list(part.widths),
         "s1": part.s1.tolist(),
         "s2": part.s2.tolist(),

@@ -17,7 +17,10 @@ class DistributedConfig:
 
     num_workers: model replicas = barrier tasks (each needs spark.task.cpus cores).
     global_batch_size: samples per iteration over all workers (split evenly).
-    iterations: total optimizer steps; or set epochs (passes over the data) instead.
+    iterations: total optimizer steps; or set epochs (passes over the data) instead:
+        ceil(epochs x rows / global_batch_size) steps. Each worker walks its own share of
+        the rows, and the shares differ by up to num_workers rows (to_training_blocks), so
+        a worker with fewer rows starts its next pass over them sooner.
     group_size: iterations per group (the unit of progress lines, checkpoints and
         recovery), or "auto": long enough that a stage's launch + set-up +
         rendezvous would stay under `auto_overhead_target` of ONE group.

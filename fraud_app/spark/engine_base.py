@@ -72,6 +72,9 @@ class Engine:
         # the training data's DataSummary.digest(), set by the trainer: a checkpoint of
         # other data (same row count, other labels or features) is never resumed
         self.data_digest = ""
+        # and its DataSummary.content_digest: the rows themselves, one by one (the digest
+        # holds counts and per-feature sums, blind to labels moved between rows)
+        self.data_rows = ""
         self.stopper: EarlyStopper | None = None  # set by the trainer when early stopping is on
         # an earlier fit's planner measurement, set by the trainer (None: measure first)
         self.stage_timing: StageTiming | None = None
@@ -95,6 +98,9 @@ class Engine:
             "shuffle": c.shuffle,
             "rows": rows,
             "data": self.data_digest,
+            # a checkpoint of the same counts and sums but other rows (labels moved between
+            # rows, a feature's values dealt to other rows) resumed silently until session 55
+            "data_rows": self.data_rows,
             # the starting weights: a warm-start refit must not resume a fresh run's
             # checkpoint (or the other way round)
             "starting_weights": hashlib.sha256(self.model.params.data.tobytes()).hexdigest(),

@@ -23,6 +23,8 @@ SETUP_NAMES = {
     "shuffle": "DistributedConfig.shuffle (the order each worker reads its rows in)",
     "rows": "the training rows' count",
     "data": "the training data (its labels, features or weights)",
+    "data_rows": "the training rows, row by row (a checksum of each row's features, label "
+    "and weight: a row added, dropped or changed, or values moved between rows)",
     "starting_weights": "the starting weights (a warm start from another model)",
     "mixup_alpha": "training.distributed.mixup_alpha",
     "compression": "training.distributed.compression",
@@ -30,6 +32,9 @@ SETUP_NAMES = {
     "rows_dealt": "how the training rows are dealt to the workers (a checkpoint of a release "
     "before session 51: its workers' data positions point into other rows)",
 }
+
+
+_UNRECORDED = "not recorded in this checkpoint (an older release wrote it)"
 
 
 def setup_differences(saved: Any, current: dict[str, Any] | None) -> str:
@@ -43,8 +48,9 @@ def setup_differences(saved: Any, current: dict[str, Any] | None) -> str:
         if old == new:
             continue
         name = SETUP_NAMES.get(key, key)
-        if key in ("data", "starting_weights"):  # digests: nothing to show
-            changed.append(f"{name} changed")
+        if key in ("data", "data_rows", "starting_weights"):  # digests: nothing to show
+            # a part the checkpoint lacks was added to the setup after it was written
+            changed.append(f"{name} changed" if old is not None else f"{name}: {_UNRECORDED}")
             continue
         leaves = _leaf_differences(old, new, key)
         shown = ", ".join(

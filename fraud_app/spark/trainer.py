@@ -226,6 +226,7 @@ class DistributedTrainer:
             )  # fmt: skip
         engine = engine_cls(spark, self.model, self.loss, optimizer, cfg, self.fault_injection)
         engine.data_digest = data.summary.digest()
+        engine.data_rows = data.summary.content_digest
         engine.stage_timing = self.stage_timing
         if validation is not None:
             engine.stopper = EarlyStopper(
