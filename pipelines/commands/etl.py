@@ -22,11 +22,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.etl.pipeline import run_etl
+    from fraud_app.etl.reader import check_local_input
     from fraud_app.spark.session import spark_session
 
     etl = with_flags(
         config.etl, "etl", input=args.input, format=args.format, output=args.output, mode=args.mode
     )
+    check_local_input(etl.input or config.paths.resolve("raw"))  # before the JVM starts
     spark = spark_session(config)
     result = run_etl(spark, config.model_copy(update={"etl": etl}))
     print(jsonout.dumps(result.to_dict(), indent=2))

@@ -341,6 +341,11 @@ CASES = [
     Case("score --model ''", lambda tmp: ["-c", _root_config(tmp), "score", "--date",
                                           "2024-01-01", "--model", ""],
          r"error: --model is empty; give a registry URI .*", no_jvm=True),
+    # walk55: an --input that is not there was named only after the Spark session started
+    Case("etl --input missing", lambda tmp: ["-c", _root_config(tmp), "etl", "--input",
+                                             str(tmp / "no-such-export")],
+         r"error: ETL input .*/no-such-export does not exist\. Generate data first .*",
+         no_jvm=True),
     Case("demo-train --epochs 0", lambda tmp: ["demo-train", "--epochs", "0"],
          r"error: demo-train --epochs must be at least 1\. Received: 0"),
     # `backtest --end garbage`: test_a_flag_of_the_wrong_form_names_its_config_key
