@@ -28,8 +28,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     etl = with_flags(
         config.etl, "etl", input=args.input, format=args.format, output=args.output, mode=args.mode
     )
-    check_local_input(etl.input or config.paths.resolve("raw"))  # before the JVM starts
-    spark = spark_session(config)
+    src = etl.input or config.paths.resolve("raw")
+    spark = spark_session(config, before_start=lambda: check_local_input(src))
     result = run_etl(spark, config.model_copy(update={"etl": etl}))
     print(jsonout.dumps(result.to_dict(), indent=2))
     return 0
