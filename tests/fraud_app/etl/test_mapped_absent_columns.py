@@ -59,3 +59,15 @@ def test_a_mapped_column_present_under_the_canonical_name_but_for_case_is_named(
     assert "holds 'Channel' for channel" in said[0]
     assert 'Map it: etl.columns.channel: "Channel"' in said[0]
     assert "merchant_id" not in said[0]
+
+
+def test_the_reading_line_names_the_exports_columns_only(spark, tmp_path, caplog) -> None:
+    # walk55: `reading csv input ... with columns [..., '_corrupt_record']` named Spark's
+    # own column beside the export's, a column no user's file has
+    with caplog.at_level(logging.INFO, logger="fraud_app.etl.reader"):
+        _run(spark, tmp_path, {"a.csv": CSV}, columns=MAPPED)
+    said = [r.getMessage() for r in caplog.records if "with columns" in r.getMessage()]
+    assert len(said) == 1, caplog.text
+    assert said[0].endswith(
+        "with columns ['TxnRef', 'CardNo', 'EventTime', 'Amt', 'Fraud', 'Merchant']"
+    )
