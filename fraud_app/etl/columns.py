@@ -134,22 +134,37 @@ def _label_hint(missing: list[str]) -> str:
 
 
 def _near_names(missing: list[str], present: set[str], cfg: EtlSection) -> str:
-    """Columns present under the wanted name but for case, spaces, '_' or '-' (a
-    `Card ID` or `CardID` for card_id was not named, review52a; the optional columns'
-    WARNING, `unread_columns`, compares names so)."""
-    near = {
-        cfg.source_for(c): p
-        for c in missing
-        for p in sorted(present)
-        if _folded(p) == _folded(cfg.source_for(c))
-    }
+    """Columns present under the wanted name, or under the canonical name when etl.columns
+    maps it to another (`fraud-app init`'s example `amount: amt` left in place over an
+    export's `Amount`: walk55), but for case, spaces, '_' or '-' (a `Card ID` or `CardID`
+    for card_id was not named, review52a; the optional columns' WARNING, `unread_columns`,
+    compares names so)."""
+    free = present - set(cfg.columns.values())  # not one another mapping reads
+    near = {c: p for c in missing if (p := near_column(c, cfg.source_for(c), free))}
     if not near:
         return ""
-    found = ", ".join(f"{p!r} for {w!r}" for w, p in near.items())
+    found = ", ".join(f"{p!r} for {_wanted(c, cfg)}" for c, p in near.items())
     return (
         f" Found {found}: names are matched exactly (case, spaces, '_' and '-' count); map "
         "them under etl.columns, or fix the header."
     )
+
+
+def near_column(canonical: str, source: str, present: set[str] | list[str]) -> str | None:
+    """The first present column (by name) spelled as `source`, else as `canonical`, but
+    for case, spaces, '_' or '-'; None when none is."""
+    for wanted in (source, canonical):
+        like = [p for p in sorted(present) if _folded(p) == _folded(wanted)]
+        if like:
+            return like[0]
+    return None
+
+
+def _wanted(canonical: str, cfg: EtlSection) -> str:
+    source = cfg.source_for(canonical)
+    if source == canonical:
+        return repr(source)
+    return f"{canonical} (etl.columns maps it to {source!r})"
 
 
 def _delimiter_hint(present: set[str], cfg: EtlSection) -> str:

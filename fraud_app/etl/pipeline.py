@@ -52,7 +52,7 @@ from fraud_app.etl import (
 )
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.append_publish import AppendPublish
-from fraud_app.etl.columns import shown_names, unread_columns
+from fraud_app.etl.columns import near_column, shown_names, unread_columns
 from fraud_app.etl.commit_source import input_identity
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.etl_result import EtlResult, log_result
@@ -353,6 +353,15 @@ def _warn_mapped_absent(columns: list[str], cfg: EtlSection, src: str) -> None:
             "%s. Fix the name, or remove the mapping if the export has no such column",
             src, ", ".join(f"{c} -> {s!r}" for c, s in absent.items()),
             sorted(c for c in columns if c != CORRUPT_COLUMN),
+        )  # fmt: skip
+    free = set(columns) - set(cfg.columns.values())  # not one another mapping reads
+    near = {c: p for c in absent if (p := near_column(c, absent[c], free))}
+    if near:  # walk55: `channel: entry_mode` left from init over an export's `Channel`
+        logger.warning(
+            "ETL input %s holds %s: spelled as the canonical column but for case, spaces, "
+            "'_' or '-' (names are matched exactly). Map it: %s",
+            src, ", ".join(f"{p!r} for {c}" for c, p in near.items()),
+            ", ".join(f"etl.columns.{c}: {json.dumps(p)}" for c, p in near.items()),
         )  # fmt: skip
 
 

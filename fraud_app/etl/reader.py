@@ -97,14 +97,31 @@ def _strays(folder: str, files: list[str], names: list[str]) -> None:
     )
 
 
+def missing_input(path: str) -> EmptyInputError:
+    return EmptyInputError(
+        f"ETL input {path} does not exist. Generate data first (`fraud-app generate`) "
+        "or set etl.input / paths.raw to where your files are."
+    )
+
+
+def check_local_input(path: str) -> None:
+    """`missing_input` for a local input path that is not there, before the JVM starts
+    (walk55: a typo in --input waited for the Spark session, tens of seconds, to be told).
+    A remote path or a Hadoop glob (`raw/*.csv`) is left to read_input."""
+    from fraud_app.uris import local_path
+
+    local = local_path(path)
+    if local is None or any(ch in path for ch in "*?[{"):
+        return
+    if not local.exists():
+        raise missing_input(path)
+
+
 def read_input(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFrame, str]:
     """(raw DataFrame, format). Raises EmptyInputError when `path` is missing or empty."""
     fs = HadoopFs(spark)
     if not fs.exists(path):
-        raise EmptyInputError(
-            f"ETL input {path} does not exist. Generate data first (`fraud-app generate`) "
-            "or set etl.input / paths.raw to where your files are."
-        )
+        raise missing_input(path)
     fmt = detect_format(fs, path, cfg.format)
     cfg = _tsv_delimiter(fs, path, cfg) if fmt == "csv" else cfg
     try:
@@ -121,7 +138,10 @@ def read_input(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFra
         raise
     if not [c for c in df.columns if c != CORRUPT_COLUMN]:
         raise EmptyInputError(f"ETL input {path} ({fmt}) has no columns and no rows")
-    logger.info("reading %s input %s with columns %s", fmt, path, df.columns)
+    # the input's own columns: Spark's `_corrupt_record`, which the reader adds, is no column
+    # of the export (walk55: the line named it beside the export's)
+    shown = [c for c in df.columns if c != CORRUPT_COLUMN]
+    logger.info("reading %s input %s with columns %s", fmt, path, shown)
     return df, fmt
 
 

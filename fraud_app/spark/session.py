@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from fraud_app import settings
 from fraud_app.errors import ConfigError, EnvironmentSetupError
@@ -190,12 +190,16 @@ def with_local_java_options(
     return {**conf, _JAVA_OPTIONS: LOCAL_DRIVER_JAVA_OPTIONS}
 
 
-def spark_session(config):
-    """The SparkSession a command runs on, from the config's `spark` section."""
+def spark_session(config, before_start: Callable[[], None] | None = None):
+    """The SparkSession a command runs on, from the config's `spark` section.
+    `before_start`: a command's own check, run after the session's checks and before the
+    JVM starts (not when a session is active)."""
     check_hadoop_paths(config)
     s = config.spark
     interval = settings.progress_interval_s()  # a bad value: an error before the JVM starts
-    spark = get_spark(s.master, s.app_name, s.conf, env_archive=s.env_archive)
+    spark = get_spark(
+        s.master, s.app_name, s.conf, env_archive=s.env_archive, before_start=before_start
+    )
     progress.start(spark, interval)  # a line when jobs run long without one
     return spark
 
@@ -206,6 +210,7 @@ def get_spark(
     conf: Mapping[str, str] | None = None,
     *,
     env_archive: str | None = None,
+    before_start: Callable[[], None] | None = None,
 ):
     """Return the active SparkSession or build one (master: arg > env > local[*]).
 
@@ -247,6 +252,8 @@ def get_spark(
         settings.export(extra_env)
     if submitted is None:  # spark-submit already chose the interpreters and the bind address
         settings.export(settings.python_env_for_spark(), keep_set=True)
+    if before_start is not None:  # the command's own check: its error before the JVM's start
+        before_start()
     builder = SparkSession.builder.appName(app_name)
     if submitted is None:
         builder = builder.master(master)

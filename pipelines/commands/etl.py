@@ -22,12 +22,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.etl.pipeline import run_etl
+    from fraud_app.etl.reader import check_local_input
     from fraud_app.spark.session import spark_session
 
     etl = with_flags(
         config.etl, "etl", input=args.input, format=args.format, output=args.output, mode=args.mode
     )
-    spark = spark_session(config)
+    src = etl.input or config.paths.resolve("raw")
+    spark = spark_session(config, before_start=lambda: check_local_input(src))
     result = run_etl(spark, config.model_copy(update={"etl": etl}))
     print(jsonout.dumps(result.to_dict(), indent=2))
     return 0

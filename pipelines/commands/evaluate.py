@@ -10,7 +10,11 @@ from pipelines.commands.score import parse_date
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="registry URI (models:/fraud-ensemble@champion) or ensemble dir")
+    p.add_argument(
+        "model",
+        metavar="MODEL",
+        help="registry URI (models:/fraud-ensemble@champion) or ensemble dir",
+    )
     p.add_argument("--start", required=True, help="first date of the window, YYYY-MM-DD")
     p.add_argument("--end", required=True, help="last date of the window (inclusive)")
     p.add_argument(

@@ -10,7 +10,7 @@ USES_PATHS = False  # writes a project folder; neither creates nor reads paths.r
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("directory", help="where to write config.yaml and feature_specs/")
+    p.add_argument("directory", metavar="DIR", help="where to write config.yaml and feature_specs/")
     p.add_argument("--force", action="store_true", help="overwrite existing files")
 
 

@@ -28,6 +28,7 @@ USES_PATHS = False  # reads only the PATH argument, writes nothing
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "path",
+        metavar="PATH",
         help="a dlcore model directory (holds model.json), an ensemble directory (holds "
         "ensemble.json: models/<run>/, or a fraud_app.ml model saved with write().save), a training checkpoint directory (holds LATEST.json and "
         "group-NNNNNN/) or a run's checkpoint directory (checkpoints/<run>/)",

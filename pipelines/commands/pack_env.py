@@ -9,7 +9,7 @@ from fraud_app.config import AppConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("output", help="archive to write (.tar.gz)")
+    p.add_argument("output", metavar="OUT.tar.gz", help="archive to write (.tar.gz)")
     p.add_argument("--force", action="store_true", help="overwrite an existing archive")
     p.add_argument(
         "--keep-pyspark",

@@ -15,7 +15,11 @@ _ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,255}")  # what MLflow takes as an
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("version", help="model version to make the champion (see `fraud-app models`)")
+    p.add_argument(
+        "version",
+        metavar="VERSION",
+        help="model version to make the champion (see `fraud-app models`)",
+    )
     p.add_argument("--name", help="registered model name (default: registry.model_name)")
     p.add_argument(
         "--reason",

@@ -67,3 +67,14 @@ def test_global_options_may_follow_the_command():
     args = parser.parse_args(["--log-level", "DEBUG", "-c", "a.yaml", "etl", "--mode", "append"])
     assert (args.config, args.log_level, args.mode) == ("a.yaml", "DEBUG", "append")
     assert parser.parse_args(["-c", "a.yaml", "etl", "-c", "b.yaml"]).config == "b.yaml"
+
+
+def test_every_positional_argument_is_shown_as_the_readme_names_it():
+    # walk55: `fraud-app promote --help` showed `version`, `evaluate` `model`, `init`
+    # `directory`, `pack-env` `output`, `inspect` `path`, where the README (and the usage of
+    # export-onnx / import-onnx / labels) names them VERSION, MODEL, DIR, OUT.tar.gz, PATH
+    for name, sub in _subparsers().items():
+        shown = [a.metavar or a.dest for a in sub._actions if not a.option_strings]
+        if not shown:
+            continue
+        assert f"`{name} {' '.join(shown)}" in README, (name, shown)

@@ -435,3 +435,17 @@ def test_a_config_from_a_pipe_is_read(tmp_path):
     # the config was read: its paths.root is the store the error names
     assert re.fullmatch(r"error: tracking store sqlite:///.*/from-pipe/mlflow\.db does not "
                         r"exist .*\n", result.stderr), result.stderr  # fmt: skip
+
+
+def test_an_etl_input_that_is_not_there_is_named_before_spark_starts(tmp_path):
+    # walk55: a typo in --input was named only after the Spark session had started (50 s
+    # on a loaded host); the session's own checks (master, paths, Java) still come first
+    args = ["-c", _root_config(tmp_path), "etl", "--input", str(tmp_path / "no-such-export")]
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "INFO"}
+    result = run_forked(forked.cli, args, cwd=tmp_path, env=env, timeout=CLI_DEADLINE_S)
+    assert result.returncode == 2, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and re.fullmatch(
+        r"error: ETL input .*/no-such-export does not exist\. Generate data first .*", errors[0]
+    ), result.stderr[-2000:]
+    assert "fraud_app.spark.session: Spark" not in result.stderr, "a Spark session started"

@@ -43,3 +43,31 @@ def test_mapped_columns_that_are_there_say_nothing(spark, tmp_path, caplog) -> N
     assert not [r for r in caplog.records if "lacks the column(s)" in r.getMessage()]
     merchants = {i: r["merchant_id"] for i, r in _rows(spark, result).items()}
     assert merchants == {"t1": "Café Zürich", "t2": 'Joe\'s "Best", Diner'}
+
+
+def test_a_mapped_column_present_under_the_canonical_name_but_for_case_is_named(
+    spark, tmp_path, caplog
+) -> None:
+    # walk55: init's example `channel: entry_mode` left in place over an export's
+    # `Channel`: the WARNING listed the columns present but did not point at 'Channel'
+    csv = "TxnRef,CardNo,EventTime,Amt,Fraud,Channel\nt1,c1,2025-03-01 10:00:00,1.5,0,POS\n"
+    columns = {**MAPPED, "channel": "entry_mode", "merchant_id": "Merchnt"}
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.pipeline"):
+        _run(spark, tmp_path, {"a.csv": csv}, columns=columns)
+    said = [r.getMessage() for r in caplog.records if "names are matched exactly" in r.getMessage()]
+    assert len(said) == 1, caplog.text
+    assert "holds 'Channel' for channel" in said[0]
+    assert 'Map it: etl.columns.channel: "Channel"' in said[0]
+    assert "merchant_id" not in said[0]
+
+
+def test_the_reading_line_names_the_exports_columns_only(spark, tmp_path, caplog) -> None:
+    # walk55: `reading csv input ... with columns [..., '_corrupt_record']` named Spark's
+    # own column beside the export's, a column no user's file has
+    with caplog.at_level(logging.INFO, logger="fraud_app.etl.reader"):
+        _run(spark, tmp_path, {"a.csv": CSV}, columns=MAPPED)
+    said = [r.getMessage() for r in caplog.records if "with columns" in r.getMessage()]
+    assert len(said) == 1, caplog.text
+    assert said[0].endswith(
+        "with columns ['TxnRef', 'CardNo', 'EventTime', 'Amt', 'Fraud', 'Merchant']"
+    )

@@ -113,3 +113,23 @@ def test_a_mapped_column_the_input_lacks_is_not_called_unmapped() -> None:
     unread, near = unread_columns(columns, sources, None, frozenset({"mcc"}))
     assert unread == ["MCC", "Merchant_ID"]
     assert near == {"merchant_id": "Merchant_ID"}
+
+
+def test_a_required_column_mapped_elsewhere_but_present_under_its_own_name_is_pointed_out(
+    spark,
+) -> None:
+    # walk55: `fraud-app init`'s example mapping (`amount: amt`) left in place over an
+    # export's `Amount`: the error named 'amt' and listed the columns, no hint to 'Amount'
+    df = spark.createDataFrame([("t1", "c1", "2024-01-01", 1.0, "x")],
+                               "transaction_id string, card_id string, timestamp string, "
+                               "Amount double, amt_code string")  # fmt: skip
+    with pytest.raises(SchemaError) as missing:
+        resolve_sources(df, EtlSection(columns={"amount": "amt"}), "x.csv")
+    assert "Found 'Amount' for amount (etl.columns maps it to 'amt'): names are" in str(
+        missing.value
+    )
+    # a column another mapping reads is no candidate
+    taken = EtlSection(columns={"amount": "amt", "mcc": "Amount"})
+    with pytest.raises(SchemaError) as other:
+        resolve_sources(df, taken, "x.csv")
+    assert "Found" not in str(other.value)
