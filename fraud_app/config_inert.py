@@ -42,6 +42,22 @@ class Inert:
 
 RULES: tuple[Inert, ...] = (
     Inert(
+        "etl",
+        ("csv_delimiter", "csv_multiline"),
+        "etl.format is parquet or json",
+        lambda c: c.format in ("parquet", "json"),
+        lambda c: f"etl.format is {c.format!r} (they are options of the CSV reader)",
+        "set etl.format: csv (or null: from the files' extensions), or remove the key",
+    ),
+    Inert(
+        "etl",
+        ("encoding",),
+        "etl.format is parquet",
+        lambda c: c.format == "parquet",
+        lambda c: "etl.format is 'parquet' (a binary format that stores its text as UTF-8)",
+        "remove the key (it is for CSV and JSON files)",
+    ),
+    Inert(
         "balancing",
         ("unionpay_subsets.n_subsets", "unionpay_subsets.normal_ratio"),
         "balancing.strategy is not unionpay_subsets",

@@ -13,6 +13,12 @@ from pipelines.commands._overrides import with_flags
 
 # (overrides, the inert key, the setting named as the reason)
 INERT = [
+    ({"etl.format": "parquet", "etl.csv_delimiter": ";"}, "etl.csv_delimiter",
+     "etl.format is 'parquet'"),
+    ({"etl.format": "json", "etl.csv_multiline": False}, "etl.csv_multiline",
+     "etl.format is 'json'"),
+    ({"etl.format": "parquet", "etl.encoding": "ISO-8859-1"}, "etl.encoding",
+     "etl.format is 'parquet'"),
     ({"balancing.strategy": "class_weights", "balancing.unionpay_subsets.n_subsets": 9},
      "balancing.unionpay_subsets.n_subsets", "balancing.strategy is 'class_weights'"),
     ({"balancing.class_weights.mode": "pos_weight", "balancing.class_weights.pos_weight": 5},
