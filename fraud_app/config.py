@@ -28,6 +28,7 @@ from fraud_app import yamlfile
 from fraud_app.balancing.config import BalancingSection
 from fraud_app.baselines.config import BaselinesSection
 from fraud_app.config_base import COPY_UPDATES, Section, error_message, nearest
+from fraud_app.config_inert import warn_inert
 from fraud_app.config_paths import PathsSection
 from fraud_app.data.config import GenerateSection
 from fraud_app.errors import ArgumentKindError, ConfigError
@@ -316,6 +317,7 @@ def load_config(
     except ValidationError as exc:
         lines = error_lines(exc, AppConfig)
         raise ConfigError(f"{where} is invalid:\n  " + "\n  ".join(lines)) from exc
+    warn_inert(config)  # a key given that another setting makes do nothing (probe55g)
     # the CLI's rule for who may reach paths.root, for a notebook too (fraud_app.root_access)
     if check_root:
         check_root_access(config.paths.driver_root(), config.paths.driver_setting())

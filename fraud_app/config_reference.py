@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from fraud_app.config import DERIVED_DEFAULTS, AppConfig, section_model
+from fraud_app.config_inert import reference_lines
 
 _BOUNDS = ((at.Ge, ">= {}", "ge"), (at.Gt, "> {}", "gt"), (at.Le, "<= {}", "le"),
            (at.Lt, "< {}", "lt"))  # fmt: skip
@@ -127,6 +128,7 @@ def render() -> str:
             if key.split(".", 1)[0] == section:
                 lines.append(f"| `{key}` | `{default}` | {accepts} |")
         lines.append("")
+    lines += reference_lines()  # keys another setting makes do nothing (probe55g)
     return "\n".join(lines)
 
 

@@ -71,3 +71,14 @@ class FeatureDef(BaseModel):
     @property
     def fill(self) -> float:
         return self.default_fill if self.fill_value is None else self.fill_value
+
+    def inert_keys(self) -> dict[str, str]:
+        """The keys given (with another value than their default) that another of this
+        feature's settings makes do nothing: key -> why, naming that setting. A spec entry
+        whose every feature ignores a key is refused (fraud_app.features.spec, probe55g)."""
+        return {}
+
+    def given(self, key: str) -> bool:
+        """Whether `key` was given with another value than its default."""
+        default = type(self).model_fields[key].get_default(call_default_factory=True)
+        return key in self.model_fields_set and getattr(self, key) != default

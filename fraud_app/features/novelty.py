@@ -71,6 +71,14 @@ class Novelty(Lagged):
             raise ValueError("lag needs a window: the flag is the current row's own")
         return self
 
+    def inert_keys(self) -> dict[str, str]:
+        if self.given("frame") and self.window is None:
+            return {
+                "frame": "no window is set: frame chooses how the window's count of new "
+                "values is computed, and the flag alone has no such window"
+            }
+        return {}
+
     @property
     def lookback_s(self) -> int:
         return parse_duration(self.lookback)

@@ -296,7 +296,26 @@ def _parse_entry(entry: Any, where: str) -> list[SourcedFeature]:
         out.append(
             SourcedFeature(feature, f"{where} ({', '.join(origin.values())})" if origin else where)
         )
+    _refuse_inert(fields, where, kind, cls, [s.feature for s in out])
     return out
+
+
+def _refuse_inert(
+    fields: dict[str, Any], where: str, kind: str, cls: type[FeatureDef], features: list
+) -> None:
+    """A key of the entry that every feature it defines ignores (FeatureDef.inert_keys):
+    `aggregation: count` with `column: amount_eur` built the same count as without it, and
+    a fraud_rate's `prior` without `smoothing` changed nothing, without a word (probe55g).
+    A key some of the entry's features use (`aggregations: [count, sum]` with a column:
+    the sums read it) is kept."""
+    inert = [feature.inert_keys() for feature in features]
+    for key, why in inert[0].items():
+        if all(key in keys for keys in inert):
+            written = next((p for p, one in PLURALS.items() if one == key and p in fields), key)
+            raise FeatureSpecError(
+                f"{where}.{written} does nothing for kind {kind!r}: {why}. Remove it, or change "
+                f"the setting that makes it inert. Keys of kind {kind!r}: {_valid_keys(cls)}"
+            )
 
 
 def _expand(fields: dict[str, Any], where: str) -> list[tuple[dict[str, Any], dict[str, str]]]:
@@ -323,6 +342,13 @@ def _expand(fields: dict[str, Any], where: str) -> list[tuple[dict[str, Any], di
     return out
 
 
+def _valid_keys(cls: type[FeatureDef]) -> list[str]:
+    """The keys an entry of kind `cls` takes; the plural forms the shipped specs use
+    (windows, aggregations) are keys too."""
+    fields = ["kind", *cls.model_fields]
+    return sorted(fields + [p for p, one in PLURALS.items() if one in fields])
+
+
 def _format_error(
     exc: ValidationError, where: str, kind: str, cls: type[FeatureDef], origin: dict[str, str]
 ) -> str:
@@ -333,8 +359,7 @@ def _format_error(
         path = f"{where}.{key}" if key else where
         if err["type"] == "extra_forbidden":
             # the plural forms the shipped specs use (windows, aggregations) are keys too
-            fields = ["kind", *cls.model_fields]
-            valid = sorted(fields + [p for p, one in PLURALS.items() if one in fields])
+            valid = _valid_keys(cls)
             # never `kind`: it is read before the kind's keys (`window` on time_since_previous
             # was answered "did you mean 'kind'?", session 50)
             close = nearest(loc[0], [v for v in valid if v != "kind"])

@@ -119,6 +119,14 @@ class WindowAggregate(FramedWindow):
             return self.key_columns
         return (*self.key_columns, self.column)
 
+    def inert_keys(self) -> dict[str, str]:
+        if self.given("column") and not AGGREGATIONS[self.aggregation].needs_column:
+            return {
+                "column": f"aggregation {self.aggregation!r} counts the rows, whatever "
+                "the column (count_distinct counts a column's values)"
+            }
+        return {}
+
     @property
     def numeric_inputs(self) -> tuple[str, ...]:
         agg = AGGREGATIONS[self.aggregation]
@@ -204,6 +212,14 @@ class FraudRate(EntityWindow):
         if self.lag is None:
             return label_delay_s if self.mature_only else 0
         return lag_seconds(self.lag, label_delay_s)
+
+    def inert_keys(self) -> dict[str, str]:
+        if self.given("prior") and self.smoothing == 0:
+            return {
+                "prior": "smoothing is 0: prior is the rate `smoothing` pseudo-rows pull "
+                "the rate toward (set smoothing > 0 for it to count)"
+            }
+        return {}
 
     @model_validator(mode="after")
     def _lag_or_mature_only(self) -> FraudRate:
@@ -297,6 +313,14 @@ class VelocityRatio(FramedWindow):
         if self.aggregation == "count":
             return self.key_columns
         return (*self.key_columns, self.column)
+
+    def inert_keys(self) -> dict[str, str]:
+        if self.given("column") and self.aggregation == "count":
+            return {
+                "column": "aggregation is 'count': the ratio of row counts, whatever the "
+                "column (aggregation: sum compares the column's sums)"
+            }
+        return {}
 
     @property
     def numeric_inputs(self) -> tuple[str, ...]:

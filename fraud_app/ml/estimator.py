@@ -39,6 +39,7 @@ from dlcore.metrics import average_precision
 from fraud_app.balancing.base import unit_uniform
 from fraud_app.errors import EmptyInputError, SchemaError
 from fraud_app.etl.config import BUILTIN_LABELS
+from fraud_app.ml import params_section
 from fraud_app.ml.data import (
     check_summary,
     feature_names,
@@ -251,6 +252,8 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         require_dataframe(dataset, what)
         require_classic(dataset, what, BARRIER)
         cfg: TrainingSection = self.training_section()
+        for line in params_section.inert_params(self):  # once per fit (probe55g)
+            logger.warning("%s", line)
         # before any pass over the data (bagging's whole-data pass, the validation rows,
         # the trainer's own): too many numWorkers was refused only once they had run
         check_barrier_slots(dataset.sparkSession.sparkContext, cfg.distributed.num_workers)

@@ -142,6 +142,45 @@ def _check_validation_use(params: DlcoreParams) -> None:
         )
 
 
+def inert_params(params: DlcoreParams) -> list[str]:
+    """One line per param set (`isSet`: by the constructor, setX, or a CrossValidator's
+    param map) to another value than its default that another param makes do nothing.
+    Spark ML fits such a param without a word, so a grid over it fitted the same model at
+    every point and compared it with itself (probe55g); `fraud-app train`'s config gives
+    its pairs one WARNING each (fraud_app.config_inert). The estimators log each line once
+    per fit."""
+    g = params.getOrDefault
+    validation = params.has_validation()
+    rules = [
+        ("earlyStoppingPatience", not validation, "no validation rows (validationIndicatorCol "
+         "and validationFraction unset): nothing stops early", "set one of them"),
+        ("averageBest", not validation, "no validation rows (validationIndicatorCol and "
+         "validationFraction unset): no evaluations to average", "set one of them"),
+        ("refitMethod", not g(params.refit), "refit is False", "set refit=True"),
+        ("refitPasses", not g(params.refit), "refit is False", "set refit=True"),
+        ("refitPasses", g(params.refit) and g(params.refitMethod) == "fresh",
+         "refitMethod is 'fresh' (the best iteration count from new weights)",
+         "set refitMethod='warm_start'"),
+        ("encodingBins", g(params.inputEncoding) == "none", "inputEncoding is 'none'",
+         "set inputEncoding='piecewise_linear'"),
+        ("posWeight", g(params.lossType) == "focal", "lossType is 'focal'", "set lossType='bce'"),
+        ("focalGamma", g(params.lossType) != "focal", f"lossType is {g(params.lossType)!r}",
+         "set lossType='focal'"),
+    ]  # fmt: skip
+    lines, seen = [], set()
+    for name, inert, why, change in rules:
+        param = params.getParam(name)
+        if not inert or name in seen or not params.isSet(param):
+            continue
+        if params.hasDefault(param) and g(param) == params._defaultParamMap[param]:
+            continue  # its default, as a config's default written out: nothing to say
+        seen.add(name)
+        lines.append(f"{type(params).__name__}: {name} is set ({g(param)!r}) but has no "
+                     f"effect: {why}; {change}, or clear it (a grid over it fits the same "
+                     "model at every value)")  # fmt: skip
+    return lines
+
+
 # `training` config keys -> the estimators' param names (for the errors a user reads)
 _PARAM_OF = {
     "seed": "seed",

@@ -76,6 +76,18 @@ class EarlyStoppingSection(Section):
     # null = every row on the driver
     max_rows: int | None = Field(1_000_000, ge=2)
 
+    @model_validator(mode="after")
+    def _average_needs_restore(self) -> EarlyStoppingSection:
+        # refused only by EarlyStoppingConfig when the first member trained, after Spark,
+        # the data pass and the balancing (probe55g)
+        if self.average_best > 1 and not self.restore_best:
+            raise ValueError(
+                f"average_best ({self.average_best}) > 1 ends with the mean of the best "
+                "evaluations' weights, which needs restore_best: true; set restore_best: true, "
+                "or average_best: 1 to end with the last weights"
+            )
+        return self
+
     def to_config(self) -> EarlyStoppingConfig:
         every_epochs = None if self.every_groups is not None else self.every_epochs
         return EarlyStoppingConfig(**{**self.model_dump(), "every_epochs": every_epochs})

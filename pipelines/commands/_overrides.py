@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from fraud_app.config import error_lines, unexpanded
+from fraud_app.config_inert import warn_inert_flags
 from fraud_app.errors import ConfigError
 from fraud_app.naming import registered_name_problem
 
@@ -25,10 +26,13 @@ def with_flags(section: S, name: str, **flags: Any) -> S:
     try:
         # exclude_unset: what the config file set stays "set" (model_fields_set), defaults
         # stay defaults (tune tells a search axis the user wrote from a default one)
-        return type(section).model_validate({**section.model_dump(exclude_unset=True), **updates})
+        flagged = type(section).model_validate({**section.model_dump(exclude_unset=True),
+                                                **updates})  # fmt: skip
     except ValidationError as exc:
         lines = error_lines(exc, type(section), prefix=f"{name}.")
         raise ConfigError("command-line flag(s) invalid:\n  " + "\n  ".join(lines)) from exc
+    warn_inert_flags(name, section, flagged)  # `tune --method grid --trials 20` (probe55g)
+    return flagged
 
 
 def registered_name(given: str | None, config) -> str:

@@ -86,7 +86,7 @@ def plan(config: AppConfig, cfg: TuneSection) -> tuple[TuneSection, list[dict[st
 
 def apply_point(config: AppConfig, point: dict[str, Any]) -> AppConfig:
     """`config` with one search point applied (re-validated like a config file)."""
-    data = _with_point(config.model_dump(mode="json"), point)
+    data = _with_point(config.model_dump(mode="json"), point, config.balancing.strategy)
     try:
         return AppConfig.model_validate(data)
     except ValidationError as exc:  # a value that fits its setting but not the rest
@@ -94,9 +94,14 @@ def apply_point(config: AppConfig, point: dict[str, Any]) -> AppConfig:
         raise ConfigError(f"tune: the search point {point} gives an invalid config: {why}") from exc
 
 
-def _with_point(data: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
-    """`data` (a config's model_dump) with each axis of `point` set at its config key."""
+def _with_point(data: dict[str, Any], point: dict[str, Any], strategy: str) -> dict[str, Any]:
+    """`data` (a config's model_dump) with each axis of `point` set at its config key; the
+    unionpay_subsets axes only under that balancing `strategy`: under another they change
+    nothing (effective_space holds them at one value), and written into the best config
+    they were keys that strategy ignores, which reading it back warns about (probe55g)."""
     for axis, value in point.items():
+        if axis in _UNIONPAY_AXES and strategy != "unionpay_subsets":
+            continue
         set_dotted(data, AXES[axis], list(value) if isinstance(value, tuple) else value)
     return data
 
@@ -108,7 +113,8 @@ def best_config(config: AppConfig, point: dict[str, Any]) -> dict[str, Any]:
     written: read back, a default became a setting, and `tune` with the file refused the
     default tune.space.n_subsets it holds under another balancing.strategy (`lists 2
     values`), and `etl` read `.tsv` files with the written etl.csv_delimiter ','."""
-    data = _with_point(config.model_dump(mode="json", exclude_unset=True), point)
+    data = _with_point(config.model_dump(mode="json", exclude_unset=True), point,
+                       config.balancing.strategy)  # fmt: skip
     trial = apply_point(config, point)
     if AppConfig.model_validate(data) != trial:  # a setting read from others: every key
         logger.warning("tune: the best config is written with every key, defaults included "

@@ -330,9 +330,15 @@ def test_the_best_config_reads_back_as_its_trial_and_keeps_defaults_defaults(tmp
     report = _write_best(config, cfg, trials, records, replace=False)
     written = tmp_path / "reports" / "tune-b1-best.yaml"
     assert report["best_config"] == str(written)
+    caplog.clear()
     read = load_config(written)
     assert read == apply_point(config, best)  # every searched and unsearched setting
     data = yaml.safe_load(written.read_text())
+    # the unionpay axes change nothing under class_weights: not written (they were
+    # n_subsets 3 / normal_ratio 10, keys class_weights ignores, and reading the file back
+    # warned about them, probe55g)
+    assert "unionpay_subsets" not in data["balancing"]
+    assert "has no effect" not in caplog.text
     assert data["splits"] == {"test_days": 5} and "etl" not in data
     assert data["training"]["model"] == {"dropout": best["dropout"], "hidden": list(best["hidden"])}
     assert type(data["training"]["optimizer"]["learning_rate"]) is float
