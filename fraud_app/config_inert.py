@@ -303,6 +303,21 @@ def inert_keys(config: AppConfig) -> list[str]:
     ]
 
 
+def made_inert(before: AppConfig, after: AppConfig) -> list[str]:
+    """The keys (dotted from the config's top) given in `after` that its settings make
+    inert, and `before`'s did not, and no tune trial of `after` uses (`_in_trials`): a tune
+    trial of loss 'focal' makes a bce config's training.loss.pos_weight do nothing (the bce
+    trials take theirs from tune.space.pos_weight)."""
+    names = dict.fromkeys(rule.section for rule in RULES)
+    out = []
+    for name in names:
+        known = _section_inert(name, getattr(before, name))
+        for key, (rule, _) in _section_inert(name, getattr(after, name)).items():
+            if key not in known and not _in_trials(after, rule, key):
+                out.append(f"{name}.{key}")
+    return out
+
+
 def warn_inert(config: AppConfig) -> None:
     """One WARNING per key given that does nothing under the other settings (`inert_keys`)."""
     for line in inert_keys(config):
@@ -333,7 +348,12 @@ def reference_lines() -> list[str]:
         "A key given with another value than its default that does nothing under another",
         "setting is named in one WARNING when the config is read (and when a command's flag",
         "makes it so): `<key> is set but has no effect: <the setting>; <what to change>`",
-        "(fraud_app.config_inert).",
+        "(fraud_app.config_inert). A key some of tune's trials use (a tune.space axis sets",
+        "the setting that decides) ends `(except in tune: its trials with ... use it)`; a",
+        "command flag that makes a warned key act (`backtest --folds 4` with `folds: 1`)",
+        "says `<key> does act with the command's flags`. tune's best config leaves out a",
+        "key its point makes inert that no trial uses (a bce config's `loss.pos_weight`",
+        "under a focal point).",
         "",
         "| key | does nothing when |",
         "| --- | --- |",
