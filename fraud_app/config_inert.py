@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from fraud_app.evaluation.config import AXIS_TARGETS
+
 if TYPE_CHECKING:
     from fraud_app.config import AppConfig
 
@@ -38,6 +40,9 @@ class Inert:
     when: Callable[[Any], bool]
     because: Callable[[Any], str]
     change: str
+    # the deciding setting (dotted, in `section`) where a tune.space axis sets it: a trial
+    # may switch it (tune.space.loss), so the key can act in tune though not in the config
+    setting: str | None = None
 
 
 RULES: tuple[Inert, ...] = (
@@ -106,6 +111,7 @@ RULES: tuple[Inert, ...] = (
         lambda c: c.loss.type != "focal",
         lambda c: f"training.loss.type is {c.loss.type!r}",
         "set training.loss.type: focal, or remove the key",
+        "loss.type",
     ),
     Inert(
         "training",
@@ -114,6 +120,7 @@ RULES: tuple[Inert, ...] = (
         lambda c: c.loss.type == "focal",
         lambda c: "training.loss.type is 'focal' (it weighs classes by focal_alpha)",
         "set training.loss.type: bce, or tune training.loss.focal_alpha instead",
+        "loss.type",
     ),
     Inert(
         "training",
@@ -242,25 +249,73 @@ def _given(node: Any, dotted: str) -> bool:
 def section_inert_keys(name: str, section: Any) -> list[str]:
     """One line per key the config section `name` (`section`, its model) was given that
     another of its settings makes inert."""
-    seen: set[str] = set()
-    lines = []
+    return list(_section_inert(name, section).values())
+
+
+def _section_inert(name: str, section: Any) -> dict[str, tuple[Inert, str]]:
+    """key -> (its rule, its line) for each key given that another setting makes inert."""
+    found: dict[str, tuple[Inert, str]] = {}
     for rule in RULES:
         if rule.section != name or not rule.when(section):
             continue
         for key in rule.keys:
-            if key in seen or not _given(section, key):
+            if key in found or not _given(section, key):
                 continue
-            seen.add(key)
-            lines.append(
-                f"{name}.{key} is set but has no effect: {rule.because(section)}; {rule.change}"
-            )
-    return lines
+            line = f"{name}.{key} is set but has no effect: {rule.because(section)}; {rule.change}"
+            found[key] = (rule, line)
+    return found
+
+
+def _in_trials(config: AppConfig, rule: Inert, key: str) -> str:
+    """Where tune's trials use `key` though the config makes it inert: a tune.space axis
+    sets the rule's deciding setting to a value under which the key acts (a bce config's
+    focal_gamma acts in the trials of tune.space.loss 'focal'). A key that is an axis's
+    own target is set by the trials themselves. '' when no trial uses it."""
+    targets = {target: axis for axis, (_, _, target) in AXIS_TARGETS.items()}
+    axis = targets.get(f"{rule.section}.{rule.setting}")
+    if rule.setting is None or axis is None or f"{rule.section}.{key}" in targets:
+        return ""
+    section = getattr(config, rule.section)
+    parts = rule.setting.split(".")
+    acting = [v for v in getattr(config.tune.space, axis)
+              if not rule.when(_with(section, parts, v))]  # fmt: skip
+    if not acting:
+        return ""
+    shown = ", ".join(repr(v) for v in acting)
+    return (f" (except in tune: its trials with {rule.section}.{rule.setting} {shown}, from "
+            f"tune.space.{axis}, use it)")  # fmt: skip
+
+
+def _with(node: Any, parts: list[str], value: Any) -> Any:
+    """`node` (a model) with the dotted setting `parts` at `value`."""
+    child = value if len(parts) == 1 else _with(getattr(node, parts[0]), parts[1:], value)
+    return node.model_copy(update={parts[0]: child})
 
 
 def inert_keys(config: AppConfig) -> list[str]:
-    """One line per key the config gave that another setting makes inert."""
+    """One line per key the config gave that another setting makes inert; a key some of
+    tune's trials use says where (`_in_trials`)."""
     names = dict.fromkeys(rule.section for rule in RULES)
-    return [line for name in names for line in section_inert_keys(name, getattr(config, name))]
+    return [
+        line + _in_trials(config, rule, key)
+        for name in names
+        for key, (rule, line) in _section_inert(name, getattr(config, name)).items()
+    ]
+
+
+def made_inert(before: AppConfig, after: AppConfig) -> list[str]:
+    """The keys (dotted from the config's top) given in `after` that its settings make
+    inert, and `before`'s did not, and no tune trial of `after` uses (`_in_trials`): a tune
+    trial of loss 'focal' makes a bce config's training.loss.pos_weight do nothing (the bce
+    trials take theirs from tune.space.pos_weight)."""
+    names = dict.fromkeys(rule.section for rule in RULES)
+    out = []
+    for name in names:
+        known = _section_inert(name, getattr(before, name))
+        for key, (rule, _) in _section_inert(name, getattr(after, name)).items():
+            if key not in known and not _in_trials(after, rule, key):
+                out.append(f"{name}.{key}")
+    return out
 
 
 def warn_inert(config: AppConfig) -> None:
@@ -272,11 +327,17 @@ def warn_inert(config: AppConfig) -> None:
 def warn_inert_flags(name: str, before: Any, after: Any) -> None:
     """One WARNING per key of section `name` that a command's flags made inert, or gave
     inert (`tune --method grid --trials 20`): those `after` (the section with the flags)
-    has and `before` (as the config gave it, warned about when it was read) has not."""
-    known = set(section_inert_keys(name, before))
-    for line in section_inert_keys(name, after):
-        if line not in known:
+    has and `before` (as the config gave it, warned about when it was read) has not. A key
+    warned about when the config was read that the flags make act (`backtest --folds 4`
+    with `folds: 1, step_days: 14`) is named too: that warning was false for this run."""
+    known = _section_inert(name, before)
+    now = _section_inert(name, after)
+    for key, (_, line) in now.items():
+        if key not in known or known[key][1] != line:
             logger.warning("%s (with the command's flags)", line)
+    for key in known.keys() - now.keys():
+        logger.warning("%s.%s does act with the command's flags: the WARNING about it when the "
+                       "config was read does not apply to this run", name, key)  # fmt: skip
 
 
 def reference_lines() -> list[str]:
@@ -287,7 +348,12 @@ def reference_lines() -> list[str]:
         "A key given with another value than its default that does nothing under another",
         "setting is named in one WARNING when the config is read (and when a command's flag",
         "makes it so): `<key> is set but has no effect: <the setting>; <what to change>`",
-        "(fraud_app.config_inert).",
+        "(fraud_app.config_inert). A key some of tune's trials use (a tune.space axis sets",
+        "the setting that decides) ends `(except in tune: its trials with ... use it)`; a",
+        "command flag that makes a warned key act (`backtest --folds 4` with `folds: 1`)",
+        "says `<key> does act with the command's flags`. tune's best config leaves out a",
+        "key its point makes inert that no trial uses (a bce config's `loss.pos_weight`",
+        "under a focal point).",
         "",
         "| key | does nothing when |",
         "| --- | --- |",

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fraud_app.config import AppConfig, set_dotted
+from fraud_app.config_inert import made_inert
 from fraud_app.errors import ConfigError
 from fraud_app.evaluation.config import AXIS_TARGETS, TuneSection
 
@@ -113,13 +114,33 @@ def best_config(config: AppConfig, point: dict[str, Any]) -> dict[str, Any]:
     written: read back, a default became a setting, and `tune` with the file refused the
     default tune.space.n_subsets it holds under another balancing.strategy (`lists 2
     values`), and `etl` read `.tsv` files with the written etl.csv_delimiter ','."""
-    data = _with_point(config.model_dump(mode="json", exclude_unset=True), point,
-                       config.balancing.strategy)  # fmt: skip
     trial = apply_point(config, point)
-    if AppConfig.model_validate(data) != trial:  # a setting read from others: every key
+    # a key of the config that the point's settings make do nothing (pos_weight under a
+    # focal point) is left out: read back it was warned about, in a file tune wrote
+    # (review55g); the file trains the same
+    dropped = made_inert(config, trial)
+    data = _without(_with_point(config.model_dump(mode="json", exclude_unset=True), point,
+                                config.balancing.strategy), dropped)  # fmt: skip
+    every = _without(trial.model_dump(mode="json"), dropped)
+    if dropped:
+        logger.info("tune: %s left out of the best config: its settings make %s do nothing",
+                    ", ".join(dropped), "it" if len(dropped) == 1 else "them")  # fmt: skip
+    if AppConfig.model_validate(data) != AppConfig.model_validate(every):  # a setting read
         logger.warning("tune: the best config is written with every key, defaults included "
                        "(the settings given alone do not read back as its trial's config)")  # fmt: skip
-        return trial.model_dump(mode="json")
+        return every
+    return data
+
+
+def _without(data: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+    """`data` (a config's model_dump) without the dotted `keys` (those not there: nothing)."""
+    for dotted in keys:
+        *parents, last = dotted.split(".")
+        node = data
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
     return data
 
 

@@ -100,3 +100,46 @@ def test_average_best_without_restore_best_is_refused_when_read():
         load_config(None, {"training.distributed.early_stopping.average_best": 3,
                            "training.distributed.early_stopping.restore_best": False},
                     check_root=False)  # fmt: skip
+
+
+def test_a_key_tune_trials_use_says_so(caplog):
+    # review55g: a bce config's focal_gamma was called without effect, but tune's focal
+    # trials (default tune.space.loss [bce, focal]) train with it: false for `tune`
+    caplog.set_level(logging.WARNING)
+    load_config(None, {"training.loss.focal_gamma": 3.0}, check_root=False)
+    load_config(None, {"training.loss.focal_gamma": 3.0, "tune.space.loss": ["bce"]},
+                check_root=False)  # fmt: skip
+    # pos_weight under focal: the bce trials set it from tune.space.pos_weight (no trial uses it)
+    load_config(None, {"training.loss.type": "focal", "training.loss.pos_weight": 3.0},
+                check_root=False)  # fmt: skip
+    tuned, alone, pos_weight = _warnings(caplog)
+    assert tuned.endswith("(except in tune: its trials with training.loss.type 'focal', from "
+                          "tune.space.loss, use it)")  # fmt: skip
+    assert "tune" not in alone.split("; ")[-1]
+    assert "except in tune" not in pos_weight
+
+
+# (the config's overrides, its section, the command's flags, the key those flags make act)
+MADE_TO_ACT = [
+    ({"tune.method": "grid", "tune.trials": 20}, "tune", {"method": "random"}, "tune.trials"),
+    ({"backtest.folds": 1, "backtest.step_days": 14}, "backtest", {"folds": 3},
+     "backtest.step_days"),
+    ({"backtest.baseline": "none", "backtest.gbt.max_iter": 50}, "backtest",
+     {"baseline": "gbt"}, "backtest.gbt.max_iter"),
+    ({"etl.format": "parquet", "etl.csv_delimiter": "|"}, "etl", {"format": "csv"},
+     "etl.csv_delimiter"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("overrides, name, flags, key", MADE_TO_ACT,
+                         ids=[k for *_, k in MADE_TO_ACT])  # fmt: skip
+def test_a_flag_that_makes_a_warned_key_act_says_so(caplog, overrides, name, flags, key):
+    # review55g: `backtest --folds 3` with `folds: 1, step_days: 14` used step_days, after a
+    # WARNING at load that it had no effect, and nothing said otherwise
+    caplog.set_level(logging.WARNING)
+    config = load_config(None, dict(overrides), check_root=False)
+    assert any(m.startswith(f"{key} is set but has no effect") for m in _warnings(caplog))
+    with_flags(getattr(config, name), name, **flags)
+    assert _warnings(caplog)[-1] == (f"{key} does act with the command's flags: the WARNING "
+                                     "about it when the config was read does not apply to this "
+                                     "run")  # fmt: skip

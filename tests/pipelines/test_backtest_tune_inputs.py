@@ -347,6 +347,39 @@ def test_the_best_config_reads_back_as_its_trial_and_keeps_defaults_defaults(tmp
     assert "csv_delimiter" not in read.etl.model_fields_set
 
 
+def test_a_best_config_leaves_out_a_key_its_point_makes_inert(tmp_path, caplog):
+    """review55g: a bce config's training.loss.pos_weight 3 was written into the best config
+    of a focal point, and reading the file tune wrote back warned that it had no effect.
+    Now it is left out (an INFO line says so): the file trains as the trial did, and tune
+    with it plans the same trials (the bce ones take pos_weight from tune.space)."""
+    import logging
+
+    import yaml
+
+    from pipelines.tune.space import apply_point, best_config, plan
+
+    config = load_config(None, {"training.loss.pos_weight": 3.0}, check_root=False)
+    _, points = plan(config, config.tune)
+    focal = next(p for p in points if p["loss"] == "focal")
+    caplog.set_level(logging.INFO)
+    data = best_config(config, focal)
+    assert "tune: training.loss.pos_weight left out of the best config" in caplog.text
+    written = tmp_path / "best.yaml"
+    written.write_text(yaml.safe_dump(data))
+    caplog.clear()
+    read = load_config(written, check_root=False)
+    assert "has no effect" not in caplog.text
+    trial = apply_point(config, focal)
+    assert read.training.loss.pos_weight == 1.0 and trial.training.loss.pos_weight == 3.0
+    assert read.training.loss.model_copy(update={"pos_weight": 3.0}) == trial.training.loss
+    assert plan(read, read.tune)[1] == points
+    # a key a trial uses stays (focal_gamma acts in tune's focal trials of a bce best config)
+    config = load_config(None, {"training.loss.type": "focal", "training.loss.focal_gamma": 3.0},
+                         check_root=False)  # fmt: skip
+    bce = next(p for p in plan(config, config.tune)[1] if p["loss"] == "bce")
+    assert best_config(config, bce)["training"]["loss"]["focal_gamma"] == 3.0
+
+
 def _held(lock):
     """`lock` taken in another thread (as another process would hold it) until released."""
     import threading
