@@ -181,6 +181,17 @@ RULES: tuple[Inert, ...] = (
     ),
     Inert(
         "training",
+        ("refit.method", "refit.passes", "refit.learning_rate_scale", "refit.decay"),
+        "training.distributed.early_stopping is null",
+        lambda c: c.refit.enabled and c.distributed.early_stopping is None,
+        lambda c: (
+            "training.distributed.early_stopping is null (a refit trains for the iteration "
+            "count early stopping chose on validation: none is chosen, so no refit runs)"
+        ),
+        "turn early stopping on (remove early_stopping: null), or remove the key",
+    ),
+    Inert(
+        "training",
         ("refit.passes", "refit.learning_rate_scale", "refit.decay"),
         "training.refit.method is fresh",
         lambda c: c.refit.enabled and c.refit.method == "fresh",

@@ -72,6 +72,11 @@ def refit_ensemble(config: AppConfig, splits, fitted, names, vector: str, checkp
     cfg = config.training.refit
     plan = refit_plan(fitted, cfg)
     if plan is None:  # refit off, early stopping off, or no usable validation window
+        if cfg.enabled:  # it was asked for: say why none runs (it was silent, session 55)
+            logger.info(
+                "no refit on train + validation (training.refit.enabled): early stopping "
+                "chose no iteration count (it is off, or the validation window was unusable)"
+            )
         return None, None
     iterations, warm = plan
     data = nodes.refit_data(splits)

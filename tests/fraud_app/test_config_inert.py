@@ -46,6 +46,8 @@ INERT = [
      "training.distributed.early_stopping.every_epochs", "every_groups is 3"),
     ({"training.refit.enabled": False, "training.refit.passes": 5},
      "training.refit.passes", "training.refit.enabled is false"),
+    ({"training.distributed.early_stopping": None, "training.refit.passes": 5},
+     "training.refit.passes", "training.distributed.early_stopping is null"),
     ({"training.refit.method": "fresh", "training.refit.decay": "none"},
      "training.refit.decay", "training.refit.method is 'fresh'"),
     ({"splits.gap_days": 3, "splits.validation_gap_days": 1, "splits.test_gap_days": 7},
