@@ -246,17 +246,26 @@ class ShmTransport:
         """buf[own shard] = the sum over ranks in the socket ring's order (`ring_order`);
         also into the slot if publish.
 
-        Accumulates in this rank's own slot, which no peer reads before SUMS (the own
-        term, read from buf, comes last, so buf cannot hold the partial sums).
+        The other ranks' terms are summed in this rank's own slot, which no peer reads
+        before SUMS; the own term comes last, added in place into buf (a + b is b + a to
+        the bit, so that last add is the ring's). No copy beyond the publish: summing
+        everything in the slot and copying it back cost ~10 % of a 16 MiB all-reduce on
+        2 ranks and a copy of the shard in every reduce_scatter (lead, session 55).
         """
         r, n = self.comm.rank, self.comm.world_size
         start, stop = bounds[r]
-        terms = [(buf if k == r else views[k])[start:stop] for k in ring_order(r, n)]
-        mine, acc = buf[start:stop], views[r][start:stop]
-        np.add(terms[0], terms[1], out=acc)
-        for term in terms[2:]:
-            np.add(acc, term, out=acc)
-        np.copyto(mine, acc)
+        mine = buf[start:stop]
+        others = [views[k][start:stop] for k in ring_order(r, n)[:-1]]  # the own one last
+        if len(others) == 1:
+            np.add(others[0], mine, out=mine)
+        elif others:
+            acc = views[r][start:stop]
+            np.add(others[0], others[1], out=acc)
+            for term in others[2:]:
+                np.add(acc, term, out=acc)
+            np.add(acc, mine, out=mine)
+        if publish:
+            np.copyto(views[r][start:stop], mine)
 
     def _copy_others(self, buf: np.ndarray, views: list[np.ndarray], bounds) -> None:
         for k, (start, stop) in enumerate(bounds):
