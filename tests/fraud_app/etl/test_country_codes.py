@@ -85,15 +85,7 @@ def test_a_table_of_alpha_2_codes_reports_nothing_converted(spark, tmp_path) -> 
 def test_an_append_onto_a_table_of_numeric_countries_is_refused(spark, tmp_path) -> None:
     """A table of session 53's reading (`integer_text_padded`) holding country '276': an
     append of 'DE' rows would put two spellings of Germany into it."""
-    first = _etl(spark, tmp_path, _day("2024-03-01"), "old", "replace")
-    table = Path(first.output_path)
-    report = json.loads((table / "_etl_report.json").read_text())
-    report["code_reading"] = "integer_text_padded"
-    rows = spark.read.parquet(str(table)).withColumn("country", F.lit("276"))
-    rows = spark.createDataFrame(rows.collect(), rows.schema)
-    shutil.rmtree(table)
-    rows.write.partitionBy("event_date").parquet(str(table))
-    (table / "_etl_report.json").write_text(json.dumps(report))
+    table = _older_table(spark, tmp_path, "integer_text_padded", "276")
     before = (table / "_etl_report.json").read_text()
     with pytest.raises(DataIntegrityError) as caught:
         _etl(spark, tmp_path, _day("2024-03-02", prefix="n"), "new", "append")
@@ -104,6 +96,21 @@ def test_an_append_onto_a_table_of_numeric_countries_is_refused(spark, tmp_path)
     assert "etl.mode: replace over every delivery" in said
     assert spark.read.parquet(str(table)).count() == 10
     assert (table / "_etl_report.json").read_text() == before
+
+
+def _older_table(spark, tmp_path, reading: str, country: str) -> Path:
+    """A table as an earlier release published it: its report's `code_reading` `reading`,
+    every row's country `country`."""
+    first = _etl(spark, tmp_path, _day("2024-03-01"), "old", "replace")
+    table = Path(first.output_path)
+    report = json.loads((table / "_etl_report.json").read_text())
+    report["code_reading"] = reading
+    rows = spark.read.parquet(str(table)).withColumn("country", F.lit(country))
+    rows = spark.createDataFrame(rows.collect(), rows.schema)
+    shutil.rmtree(table)
+    rows.write.partitionBy("event_date").parquet(str(table))
+    (table / "_etl_report.json").write_text(json.dumps(report))
+    return table
 
 
 def test_one_hot_values_and_code_spelling_read_every_form() -> None:
@@ -167,16 +174,22 @@ def test_an_unknown_letter_code_is_one_value_in_any_case(spark, tmp_path) -> Non
         "u2,k1,2025-03-01 10:01:00,1.5,0,xkx,XKX\n"
         "u3,k1,2025-03-01 10:02:00,1.5,0,Germany,germany\n"  # a name: as written
     )
+    result, got = _published(spark, tmp_path, csv)
+    assert got == {
+        "u1": ("XK", "XK", 0.0), "u2": ("XKX", "XKX", 0.0), "u3": ("Germany", "germany", 1.0),
+    }  # fmt: skip
+    assert result.country_codes["card_country"]["unknown"] == 3
+
+
+def _published(spark, tmp_path, csv: str):
+    """The ETL result of one CSV and {transaction_id: (country, card_country, cross-border)}."""
     result = _run(spark, tmp_path, {"a.csv": csv})
     table = spark.read.parquet(result.output_path)
     got = {
         r.transaction_id: (r.country, r.card_country, r.cross)
         for r in table.select("*", rowwise_column(CrossBorder()).alias("cross")).collect()
     }
-    assert got == {
-        "u1": ("XK", "XK", 0.0), "u2": ("XKX", "XKX", 0.0), "u3": ("Germany", "germany", 1.0),
-    }  # fmt: skip
-    assert result.country_codes["card_country"]["unknown"] == 3
+    return result, got
 
 
 def test_the_reading_is_a_few_round_trips_not_one_per_code(spark) -> None:
@@ -217,12 +230,7 @@ def test_uk_is_the_united_kingdom(spark, tmp_path) -> None:
         "g4,k1,2025-03-01 10:03:00,1.5,0,UK,US\n"  # truly cross-border
         "g5,k1,2025-03-01 10:04:00,1.5,0,UKR,UA\n"  # Ukraine: not the United Kingdom
     )
-    result = _run(spark, tmp_path, {"a.csv": csv})
-    table = spark.read.parquet(result.output_path)
-    got = {
-        r.transaction_id: (r.country, r.card_country, r.cross)
-        for r in table.select("*", rowwise_column(CrossBorder()).alias("cross")).collect()
-    }
+    result, got = _published(spark, tmp_path, csv)
     assert got == {
         "g1": ("GB", "GB", 0.0), "g2": ("GB", "GB", 0.0), "g3": ("GB", "GB", 0.0),
         "g4": ("GB", "US", 1.0), "g5": ("UA", "UA", 0.0),
@@ -237,15 +245,7 @@ def test_uk_is_the_united_kingdom(spark, tmp_path) -> None:
 def test_an_append_onto_a_table_of_session_54_holding_uk(
     spark, tmp_path, published, refused
 ) -> None:
-    first = _etl(spark, tmp_path, _day("2024-03-01"), "old", "replace")
-    table = Path(first.output_path)
-    report = json.loads((table / "_etl_report.json").read_text())
-    report["code_reading"] = "integer_text_padded_country_alpha2"  # session 54's
-    rows = spark.read.parquet(str(table)).withColumn("country", F.lit(published))
-    rows = spark.createDataFrame(rows.collect(), rows.schema)
-    shutil.rmtree(table)
-    rows.write.partitionBy("event_date").parquet(str(table))
-    (table / "_etl_report.json").write_text(json.dumps(report))
+    table = _older_table(spark, tmp_path, "integer_text_padded_country_alpha2", published)
     if refused:
         with pytest.raises(DataIntegrityError, match=r"\(country: 'UK';.* 'UK' is 'GB'"):
             _etl(spark, tmp_path, _day("2024-03-02", prefix="n"), "new", "append")
