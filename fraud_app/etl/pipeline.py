@@ -175,13 +175,18 @@ class _Run:
     unread: tuple[str, ...] = ()  # input columns no canonical column reads
 
 
+def input_path(config: AppConfig) -> str:
+    """What the ETL reads: etl.input, else paths.raw."""
+    return config.etl.input or config.paths.resolve("raw")
+
+
 def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     """The input is parsed once into a staging Parquet dataset (typed columns + reason +
     raw strings + ROW_KEY); counts, quarantine and output are read from it."""
     started = time.monotonic()
     cfg: EtlSection = config.etl
     fs = HadoopFs(spark)
-    src = cfg.input or config.paths.resolve("raw")
+    src = input_path(config)
     finals = _cleared_outputs(spark, fs, src, config.etl_tables())
     raw, fmt = read_input(spark, src, cfg)
     annotated = annotate_rows(raw, cfg, src, fmt)

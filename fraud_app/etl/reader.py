@@ -136,12 +136,12 @@ def read_input(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFra
                 "it cannot tell them apart. Expected each name once: rename or drop one"
             ) from exc
         raise
-    if not [c for c in df.columns if c != CORRUPT_COLUMN]:
-        raise EmptyInputError(f"ETL input {path} ({fmt}) has no columns and no rows")
     # the input's own columns: Spark's `_corrupt_record`, which the reader adds, is no column
-    # of the export (walk55: the line named it beside the export's)
-    shown = [c for c in df.columns if c != CORRUPT_COLUMN]
-    logger.info("reading %s input %s with columns %s", fmt, path, shown)
+    # of the export (walk55: the INFO line named it beside the export's)
+    own = [c for c in df.columns if c != CORRUPT_COLUMN]
+    if not own:
+        raise EmptyInputError(f"ETL input {path} ({fmt}) has no columns and no rows")
+    logger.info("reading %s input %s with columns %s", fmt, path, own)
     return df, fmt
 
 

@@ -21,15 +21,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
-    from fraud_app.etl.pipeline import run_etl
+    from fraud_app.etl.pipeline import input_path, run_etl
     from fraud_app.etl.reader import check_local_input
     from fraud_app.spark.session import spark_session
 
     etl = with_flags(
         config.etl, "etl", input=args.input, format=args.format, output=args.output, mode=args.mode
     )
-    src = etl.input or config.paths.resolve("raw")
-    spark = spark_session(config, before_start=lambda: check_local_input(src))
-    result = run_etl(spark, config.model_copy(update={"etl": etl}))
+    config = config.model_copy(update={"etl": etl})
+    spark = spark_session(config, before_start=lambda: check_local_input(input_path(config)))
+    result = run_etl(spark, config)
     print(jsonout.dumps(result.to_dict(), indent=2))
     return 0
